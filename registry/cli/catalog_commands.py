@@ -1,0 +1,236 @@
+"""Catalog commands: init, plan, apply, features, show, lineage, impact, closure, lifecycle."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from registry import catalog, lineage
+from registry.cli import AppContext, handle_errors, main, out, pass_app
+from registry.db import session_scope, upgrade
+from registry.plan import Plan
+from registry.spec import load_spec
+
+SYMBOL = {"create": "[green]+[/green]", "update": "[yellow]~[/yellow]", "delete": "[red]-[/red]"}
+
+
+def render_plan(plan: Plan) -> None:
+    for ch in plan.changes:
+        out.print(f"{SYMBOL[ch.action]} {ch.object_type} {escape(ch.name)}")
+        for fc in ch.changes:
+            out.print(f"    {escape(str(fc))}")
+    out.print(plan.summary())
+
+
+@main.command()
+@pass_app
+@handle_errors
+def init(app: AppContext) -> None:
+    """Create or upgrade the database schema (Alembic upgrade head)."""
+    upgrade(app.db)
+    out.print(f"Schema is up to date in {escape(app.db)}.")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--prune", is_flag=True, help="Also show objects absent from the files as deleted.")
+@pass_app
+@handle_errors
+def plan(app: AppContext, paths: tuple[str, ...], prune: bool) -> None:
+    """Show what `apply` would create, update and delete."""
+    spec = load_spec(paths)
+    with session_scope(app.sessions()) as session:
+        render_plan(catalog.plan_spec(session, spec, prune=prune))
+        session.rollback()
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--prune", is_flag=True, help="Delete objects absent from the files.")
+@pass_app
+@handle_errors
+def apply(app: AppContext, paths: tuple[str, ...], prune: bool) -> None:
+    """Apply YAML files (or folders of them) atomically: all of it or nothing."""
+    spec = load_spec(paths)
+    with session_scope(app.sessions()) as session:
+        result, changeset = catalog.apply_spec(session, spec, actor=app.actor, prune=prune,
+                                               label=" ".join(paths)[:255])
+    render_plan(result)
+    if changeset is not None:
+        out.print(f"Applied as change set {changeset}.")
+
+
+@main.command()
+@click.option("--owner", help="Only features owned by this team.")
+@click.option("--status", type=click.Choice(["active", "deprecated", "retired"]))
+@click.option("--search", help="Text in the name, description or tags.")
+@click.option("--tag", help="Only features with this tag.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_app
+@handle_errors
+def features(app: AppContext, owner: str | None, status: str | None, search: str | None,
+             tag: str | None, fmt: str) -> None:
+    """List features."""
+    with session_scope(app.sessions()) as session:
+        rows = catalog.list_features(session, owner=owner, status=status, search=search, tag=tag)
+        data = [{"name": f.name, "owner": f.owner.name, "dtype": f.dtype, "status": f.status,
+                 "description": f.description.strip().split("\n")[0][:80]} for f in rows]
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2))
+        return
+    table = Table("name", "owner", "dtype", "status", "description")
+    for row in data:
+        table.add_row(*(escape(str(v)) for v in row.values()))
+    out.print(table)
+    out.print(f"{len(data)} features")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@pass_app
+@handle_errors
+def show(app: AppContext, name: str, fmt: str) -> None:
+    """Show a feature, source, consumer or team with its upstream and downstream."""
+    with session_scope(app.sessions()) as session:
+        kind, fields = catalog.find_object(session, name)
+        up = down = []
+        if kind != "teams":
+            up = lineage.lineage(session, name, downstream=False, depth=1)
+            down = lineage.lineage(session, name, downstream=True, depth=1)
+    if fmt == "json":
+        click.echo(json.dumps({"type": kind.rstrip("s"), "name": name, **fields,
+                               "upstream": [n.to_dict() for n in up],
+                               "downstream": [n.to_dict() for n in down]}, indent=2))
+        return
+    out.print(f"[bold]{kind.rstrip('s')} {escape(name)}[/bold]")
+    for key, value in fields.items():
+        if key == "description" and value:
+            out.print("  description:")
+            for line in str(value).splitlines():
+                out.print(f"    {escape(line)}")
+        elif value not in (None, [], ""):
+            shown = ", ".join(value) if isinstance(value, list) else value
+            out.print(f"  {key}: {escape(str(shown))}")
+    for label, nodes in (("upstream", up), ("downstream", down)):
+        if nodes:
+            out.print(f"  {label}: " + ", ".join(f"{n.type} {escape(n.name)}" for n in nodes))
+
+
+def _print_nodes(nodes: list[lineage.LineageNode], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps([n.to_dict() for n in nodes], indent=2))
+        return
+    table = Table("depth", "type", "name", "via")
+    for n in nodes:
+        table.add_row(str(n.depth), n.type, escape(n.name), escape(n.via or ""))
+    out.print(table)
+    out.print(f"{len(nodes)} nodes")
+
+
+@main.command("lineage")
+@click.argument("name")
+@click.option("--upstream", "direction", flag_value="upstream", help="What NAME depends on.")
+@click.option("--downstream", "direction", flag_value="downstream", default=True,
+              help="What depends on NAME (default).")
+@click.option("--depth", type=click.IntRange(min=1), help="Stop after this many hops.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_app
+@handle_errors
+def lineage_cmd(app: AppContext, name: str, direction: str, depth: int | None, fmt: str) -> None:
+    """Upstream or downstream lineage of a feature, source or consumer."""
+    with session_scope(app.sessions()) as session:
+        nodes = lineage.lineage(session, name, downstream=direction == "downstream", depth=depth)
+    _print_nodes(nodes, fmt)
+
+
+@main.command()
+@click.argument("source")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_app
+@handle_errors
+def impact(app: AppContext, source: str, fmt: str) -> None:
+    """Every feature and consumer that depends on SOURCE, transitively."""
+    with session_scope(app.sessions()) as session:
+        nodes = lineage.impact(session, source)
+    _print_nodes(nodes, fmt)
+
+
+@main.command()
+@click.argument("feature")
+@click.option("--sunset", type=click.DateTime(["%Y-%m-%d"]), required=True,
+              help="Date after which the feature is retired (YYYY-MM-DD).")
+@click.option("--replacement", help="The feature to use instead.")
+@click.option("--reason", help="Why it is deprecated.")
+@pass_app
+@handle_errors
+def deprecate(app: AppContext, feature: str, sunset: Any, replacement: str | None,
+              reason: str | None) -> None:
+    """Start a deprecation: the feature is retired after its sunset date."""
+    sunset_date: date = sunset.date()
+    with session_scope(app.sessions()) as session:
+        result = catalog.set_lifecycle(session, feature, status="deprecated", actor=app.actor,
+                                       sunset=sunset_date, replacement=replacement, reason=reason)
+    render_plan(result)
+
+
+@main.command()
+@click.argument("feature")
+@pass_app
+@handle_errors
+def undeprecate(app: AppContext, feature: str) -> None:
+    """Undo a deprecation or retirement (for mistakes): the feature is active again."""
+    with session_scope(app.sessions()) as session:
+        result = catalog.set_lifecycle(session, feature, status="active", actor=app.actor)
+    render_plan(result)
+
+
+@main.command()
+@click.argument("feature")
+@click.option("--reason", help="Why it is retired.")
+@pass_app
+@handle_errors
+def retire(app: AppContext, feature: str, reason: str | None) -> None:
+    """Retire a feature now."""
+    with session_scope(app.sessions()) as session:
+        result = catalog.set_lifecycle(session, feature, status="retired", actor=app.actor,
+                                       reason=reason)
+    render_plan(result)
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--limit", default=200, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_app
+@handle_errors
+def history(app: AppContext, name: str | None, limit: int, fmt: str) -> None:
+    """The audit trail: who changed what and when, with before/after of each field."""
+    with session_scope(app.sessions()) as session:
+        events = catalog.history(session, name, limit)
+        rows = [{"ts": e.ts.isoformat(), "actor": e.actor, "action": e.action,
+                 "type": e.object_type, "name": e.object_name, "before": e.before,
+                 "after": e.after, "changeset": e.changeset_id} for e in events]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    table = Table("when", "who", "what", "object", "changes")
+    for r in rows:
+        if r["action"] == "update":
+            changes = "\n".join(f"{k}: {_brief(r['before'].get(k))} -> {_brief(v)}"
+                                for k, v in (r["after"] or {}).items())
+        else:
+            changes = ""
+        table.add_row(r["ts"][:19], escape(r["actor"]), r["action"],
+                      f"{r['type']} {escape(r['name'])}", escape(changes))
+    out.print(table)
+
+
+def _brief(value: Any) -> str:
+    text = "∅" if value is None else str(value)
+    return text if len(text) < 50 else text[:47] + "..."

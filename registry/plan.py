@@ -1,0 +1,203 @@
+"""Plans are values: what `apply` would create, update (field by field) and delete.
+
+`make_plan` validates every reference against the files plus what is already stored, reports
+every problem at once, and returns a `Plan` that tests can assert on and `apply_plan` executes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from registry.errors import InvalidInput, Problem
+from registry.spec import KIND_SINGULAR, KINDS, Located, Spec
+from registry.state import CatalogState, Fields
+
+STICKY_FEATURE_FIELDS = ("created", "status", "sunset", "replacement", "reason")
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: Any
+    new: Any
+
+    def __str__(self) -> str:
+        return f"{self.field}: {_short(self.old)} -> {_short(self.new)}"
+
+
+def _short(value: Any) -> str:
+    text = "∅" if value is None else (", ".join(map(str, value)) if isinstance(value, list)
+                                      else str(value))
+    if isinstance(value, list):
+        text = f"[{text}]"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass(frozen=True)
+class ObjectChange:
+    action: str  # create | update | delete
+    kind: str  # teams | sources | features | consumers
+    name: str
+    changes: tuple[FieldChange, ...] = ()
+    before: Fields | None = None
+    after: Fields | None = None
+
+    @property
+    def object_type(self) -> str:
+        return KIND_SINGULAR[self.kind]
+
+
+@dataclass
+class Plan:
+    changes: list[ObjectChange] = field(default_factory=list)
+    desired: dict[str, dict[str, Fields]] = field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        return not self.changes
+
+    def of(self, action: str, kind: str | None = None) -> list[ObjectChange]:
+        return [c for c in self.changes if c.action == action and kind in (None, c.kind)]
+
+    def counts(self) -> dict[str, int]:
+        return {a: len(self.of(a)) for a in ("create", "update", "delete")}
+
+    def summary(self) -> str:
+        c = self.counts()
+        if self.is_empty():
+            return "No changes: the catalog already matches."
+        return f"{c['create']} to create, {c['update']} to update, {c['delete']} to delete."
+
+
+def _entry_fields(kind: str, entry: Any, stored: Fields | None) -> Fields:
+    data = entry.model_dump(exclude={"name"})
+    if kind == "features":
+        data["created"] = data["created"].isoformat() if data["created"] else None
+        data["sunset"] = data["sunset"].isoformat() if data["sunset"] else None
+        data["sources"] = sorted(data["sources"])
+        data["depends_on"] = sorted(data["depends_on"])
+        if data["status"] is None:  # lifecycle fields are kept unless the file sets a status
+            for key in ("status", "sunset", "replacement", "reason"):
+                data[key] = stored[key] if stored else None
+            if not stored:
+                data["status"] = "active"
+        if data["created"] is None:
+            data["created"] = stored["created"] if stored else None
+    elif kind == "consumers":
+        data["features"] = sorted(data["features"])
+        data["produces"] = sorted(data["produces"])
+    return data  # type: ignore[no-any-return]
+
+
+def _desired_producers(
+    spec: Spec, state: CatalogState, desired_sources: dict[str, Fields], problems: list[Problem]
+) -> None:
+    claims: dict[str, list[tuple[str, Located | None]]] = {}
+    for cname, loc in spec.consumers.items():
+        for sname in loc.entry.produces:
+            claims.setdefault(sname, []).append((cname, loc))
+    for sname, fields in desired_sources.items():
+        producers: list[tuple[str, Located | None]] = []
+        loc = spec.sources.get(sname)
+        if loc is not None:
+            if loc.entry.produced_by:
+                producers.append((loc.entry.produced_by, loc))
+        elif fields["produced_by"] and fields["produced_by"] not in spec.consumers:
+            producers.append((fields["produced_by"], None))
+        for claim in claims.get(sname, []):
+            if claim[0] not in {p[0] for p in producers}:
+                producers.append(claim)
+        if len(producers) > 1:
+            names = " and ".join(sorted(p[0] for p in producers))
+            where = next((p[1] for p in producers if p[1] is not None), None)
+            msg = f"source {sname!r} is produced by both {names}; a source has one producer"
+            problems.append(where.problem(msg) if where else Problem(msg))
+        fields["produced_by"] = producers[0][0] if producers else None
+
+
+def make_plan(spec: Spec, state: CatalogState, *, prune: bool = False) -> Plan:
+    """Compare the spec with the stored state; raise InvalidInput listing every problem."""
+    problems: list[Problem] = []
+    desired: dict[str, dict[str, Fields]] = {}
+    for kind in KINDS:
+        stored = state.of(kind)
+        out: dict[str, Fields] = {} if prune else {k: dict(v) for k, v in stored.items()}
+        for name, loc in spec.of(kind).items():
+            out[name] = _entry_fields(kind, loc.entry, stored.get(name))
+        desired[kind] = out
+    _desired_producers(spec, state, desired["sources"], problems)
+    for cname, fields in desired["consumers"].items():
+        fields["produces"] = sorted(
+            s for s, f in desired["sources"].items() if f["produced_by"] == cname
+        )
+    problems.extend(_check_references(spec, desired))
+    if problems:
+        raise InvalidInput(problems)
+    plan = Plan(desired=desired)
+    for kind in KINDS:
+        stored = state.of(kind)
+        for name in sorted(desired[kind]):
+            after = desired[kind][name]
+            before = stored.get(name)
+            if before is None:
+                plan.changes.append(ObjectChange("create", kind, name, after=after))
+            elif before != after:
+                diffs = tuple(
+                    FieldChange(k, before.get(k), after.get(k))
+                    for k in after if before.get(k) != after.get(k)
+                )
+                plan.changes.append(ObjectChange("update", kind, name, diffs, before, after))
+        for name in sorted(set(stored) - set(desired[kind])):
+            plan.changes.append(ObjectChange("delete", kind, name, before=stored[name]))
+    return plan
+
+
+def _check_references(spec: Spec, desired: dict[str, dict[str, Fields]]) -> list[Problem]:
+    problems: list[Problem] = []
+    known = {kind: desired[kind].keys() for kind in KINDS}
+
+    def ref(kind: str, name: str, refs: list[str] | str | None, target: str, fld: str) -> None:
+        values = [refs] if isinstance(refs, str) else (refs or [])
+        for value in values:
+            if value not in known[target]:
+                what = KIND_SINGULAR[target]
+                msg = (f"{KIND_SINGULAR[kind]} {name!r}: {fld} refers to unknown {what} "
+                       f"{value!r}; declare it in the files or register it first")
+                loc = spec.of(kind).get(name)
+                problems.append(loc.problem(msg, fld) if loc else Problem(msg))
+
+    for kind, fields_by_name in desired.items():
+        for name, f in fields_by_name.items():
+            if kind != "teams":
+                ref(kind, name, f["owner"], "teams", "owner")
+            if kind == "sources":
+                ref(kind, name, f["produced_by"], "consumers", "produced_by")
+                if f["kind"] == "model_output" and not f["produced_by"]:
+                    loc = spec.sources.get(name)
+                    msg = (f"source {name!r} is a model_output without produced_by: name the "
+                           "consumer (model) that produces it")
+                    problems.append(loc.problem(msg, "kind") if loc else Problem(msg))
+            elif kind == "features":
+                ref(kind, name, f["sources"], "sources", "sources")
+                ref(kind, name, f["depends_on"], "features", "depends_on")
+                ref(kind, name, f["replacement"], "features", "replacement")
+                if f["replacement"] == name:
+                    problems.append(Problem(f"feature {name!r} cannot replace itself"))
+            elif kind == "consumers":
+                ref(kind, name, f["features"], "features", "features")
+                ref(kind, name, f["produces"], "sources", "produces")
+    graph = nx.DiGraph()
+    for name, f in desired["features"].items():
+        graph.add_edges_from((dep, name) for dep in f["depends_on"] if dep != name)
+    for component in nx.strongly_connected_components(graph):
+        if len(component) > 1:
+            cycle = [u for u, _ in nx.find_cycle(graph.subgraph(component))]
+            cycle = cycle[cycle.index(min(cycle)):] + cycle[: cycle.index(min(cycle))]
+            path = " -> ".join([*reversed(cycle), cycle[-1]])
+            where = next((spec.features[n] for n in sorted(component) if n in spec.features),
+                         None)
+            msg = f"depends_on cycle: {path}"
+            problems.append(where.problem(msg, "depends_on") if where else Problem(msg))
+    return problems
