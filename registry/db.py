@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +40,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-@lru_cache(maxsize=16)
+_engines: dict[str, Engine] = {}
+
+
 def get_engine(url: str | None = None) -> Engine:
+    """One engine (connection pool) per URL for the life of the process."""
     url = database_url(url)
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
+    engine = _engines.get(url)
+    if engine is None:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+        _engines[url] = engine
     return engine
+
+
+def dispose_engine(url: str) -> None:
+    """Close the pooled connections of a URL (tests drop databases afterwards)."""
+    url = database_url(url)
+    engine = _engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -88,13 +102,12 @@ def downgrade(url: str | None = None, revision: str = "base") -> None:
         command.downgrade(cfg, revision)
 
 
-_checked: set[str] = set()
+_checked: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def check_schema(engine: Engine) -> None:
     """Refuse to work on a database whose schema is missing or behind the code."""
-    key = str(engine.url)
-    if key in _checked:
+    if engine in _checked:
         return
     current, head = current_revision(engine), head_revision()
     if current != head:
@@ -103,7 +116,7 @@ def check_schema(engine: Engine) -> None:
         raise SchemaOutdated(
             f"the database {where} {state}, the code needs {head}: run `featreg init`"
         )
-    _checked.add(key)
+    _checked.add(engine)
 
 
 def session_factory(url: str | None = None, *, check: bool = True) -> sessionmaker[Session]:

@@ -266,7 +266,7 @@ def validate_entry(
                 msg = f"field {'.'.join(loc)!r}: {msg}"
             at = key_lines.get(fld, line) if fld else line
             problems.append(
-                Problem(f"{label}: {msg}", file=file, line=at, field=None if file else fld)
+                Problem(f"{label}: {msg}", file=file, line=at)
             )
         return None, problems
     return Located(entry, file, line, dict(key_lines)), []

@@ -1,0 +1,167 @@
+"""The Python client: `registry.connect(url)`.
+
+A database URL gives the direct transport (services in-process); an http(s):// URL gives the
+HTTP transport against `featreg serve` (same interface, same errors). Registrations go through
+the same spec validation and plan/apply path as YAML files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Any
+
+from registry import catalog, lineage
+from registry.db import database_url, session_factory, session_scope
+from registry.errors import FeatregError, InvalidInput, NotFound
+from registry.plan import Plan
+
+
+class Client:
+    """Direct-to-database client. Every call is one unit of work (or one batch)."""
+
+    def __init__(self, url: str | None = None, *, actor: str | None = None) -> None:
+        self.url = database_url(url)
+        self.actor = catalog.resolve_actor(actor)
+        self._sessions = session_factory(self.url)
+        self._batch: list[tuple[str, dict[str, Any]]] | None = None
+        self._bundle: str | None = None
+
+    # -- registration -------------------------------------------------------------------------
+    def _register(self, kind: str, fields: dict[str, Any]) -> Plan | None:
+        fields = {k: v for k, v in fields.items() if v is not None}
+        if kind == "features" and self._bundle and "bundle" not in fields:
+            fields["bundle"] = self._bundle
+        if self._batch is not None:
+            self._batch.append((kind, fields))
+            return None
+        return self._apply([(kind, fields)], label=f"sdk {kind} {fields.get('name')}")
+
+    def _apply(self, entries: list[tuple[str, Mapping[str, Any]]], label: str) -> Plan:
+        spec = catalog.spec_from_entries(entries)
+        with session_scope(self._sessions) as session:
+            plan, _ = catalog.apply_spec(session, spec, actor=self.actor, kind="sdk",
+                                         label=label[:255])
+        return plan
+
+    def register_team(self, name: str, *, contact: str | None = None,
+                      description: str | None = None) -> Plan | None:
+        return self._register("teams", {"name": name, "contact": contact,
+                                        "description": description})
+
+    def register_source(self, name: str, *, kind: str, owner: str, description: str | None = None,
+                        produced_by: str | None = None, freshness: str | None = None
+                        ) -> Plan | None:
+        return self._register("sources", {"name": name, "kind": kind, "owner": owner,
+                                          "description": description, "produced_by": produced_by,
+                                          "freshness": freshness})
+
+    def register_feature(
+        self, name: str, *, owner: str, dtype: str, description: str | None = None,
+        sources: list[str] | None = None, depends_on: list[str] | None = None,
+        bundle: str | None = None, tags: list[str] | None = None,
+        created: date | datetime | str | None = None, cost: float | None = None,
+    ) -> Plan | None:
+        """Register (or redeclare whole) a feature. Lifecycle fields are kept as stored."""
+        return self._register("features", {
+            "name": name, "owner": owner, "dtype": dtype, "description": description,
+            "sources": sources, "depends_on": depends_on, "bundle": bundle, "tags": tags,
+            "created": created, "cost": cost,
+        })
+
+    def register_consumer(self, name: str, *, kind: str, owner: str,
+                          features: list[str] | None = None, produces: list[str] | None = None,
+                          description: str | None = None, version: str | None = None
+                          ) -> Plan | None:
+        return self._register("consumers", {
+            "name": name, "kind": kind, "owner": owner, "features": features,
+            "produces": produces, "description": description, "version": version,
+        })
+
+    @contextmanager
+    def batch(self, label: str = "sdk batch") -> Iterator[Client]:
+        """Register several objects as one change set, atomically, at the end of the block."""
+        if self._batch is not None:
+            raise FeatregError("batches do not nest")
+        self._batch = []
+        try:
+            yield self
+            entries, self._batch = self._batch, None
+            if entries:
+                self._apply(entries, label=label)
+        finally:
+            self._batch = None
+
+    @contextmanager
+    def bundle(self, name: str) -> Iterator[Client]:
+        """Register the features of the block as one bundle named `name`, in one change set."""
+        self._bundle = name
+        try:
+            with self.batch(label=f"bundle {name}"):
+                yield self
+        finally:
+            self._bundle = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def deprecate(self, feature: str, *, sunset: date, replacement: str | None = None,
+                  reason: str | None = None) -> Plan:
+        with session_scope(self._sessions) as session:
+            return catalog.set_lifecycle(session, feature, status="deprecated", actor=self.actor,
+                                         sunset=sunset, replacement=replacement, reason=reason)
+
+    def undeprecate(self, feature: str) -> Plan:
+        with session_scope(self._sessions) as session:
+            return catalog.set_lifecycle(session, feature, status="active", actor=self.actor)
+
+    def retire(self, feature: str, *, reason: str | None = None) -> Plan:
+        with session_scope(self._sessions) as session:
+            return catalog.set_lifecycle(session, feature, status="retired", actor=self.actor,
+                                         reason=reason)
+
+    # -- reading ------------------------------------------------------------------------------
+    def get(self, name: str) -> dict[str, Any]:
+        """A feature, source, consumer or team as a dict (with `type` and `name`)."""
+        with session_scope(self._sessions) as session:
+            kind, fields = catalog.find_object(session, name)
+        return {"type": kind.rstrip("s"), "name": name, **fields}
+
+    def list(self, *, owner: str | None = None, status: str | None = None,
+             tag: str | None = None, search: str | None = None) -> list[dict[str, Any]]:
+        with session_scope(self._sessions) as session:
+            rows = catalog.list_features(session, owner=owner, status=status, tag=tag,
+                                         search=search)
+            return [{"name": f.name, "owner": f.owner.name, "dtype": f.dtype,
+                     "status": f.status, "description": f.description} for f in rows]
+
+    def search(self, text: str) -> list[dict[str, Any]]:
+        return self.list(search=text)
+
+    def lineage(self, name: str, *, upstream: bool = False, depth: int | None = None
+                ) -> list[dict[str, Any]]:
+        with session_scope(self._sessions) as session:
+            nodes = lineage.lineage(session, name, downstream=not upstream, depth=depth)
+        return [n.to_dict() for n in nodes]
+
+    def impact(self, source: str) -> list[dict[str, Any]]:
+        with session_scope(self._sessions) as session:
+            return [n.to_dict() for n in lineage.impact(session, source)]
+
+    def closure(self, consumer: str) -> list[dict[str, Any]]:
+        with session_scope(self._sessions) as session:
+            return [n.to_dict() for n in lineage.closure(session, consumer)]
+
+    def history(self, name: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        with session_scope(self._sessions) as session:
+            return [{"ts": e.ts.isoformat(), "actor": e.actor, "action": e.action,
+                     "type": e.object_type, "name": e.object_name, "before": e.before,
+                     "after": e.after} for e in catalog.history(session, name, limit)]
+
+
+def connect(url: str | None = None, *, actor: str | None = None) -> Client:
+    if url and url.startswith(("http://", "https://")):
+        raise FeatregError("the HTTP transport needs `featreg serve` (not available yet)")
+    return Client(url, actor=actor)
+
+
+__all__ = ["Client", "InvalidInput", "NotFound", "connect"]

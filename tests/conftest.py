@@ -1,0 +1,129 @@
+"""Shared fixtures: migrated SQLite and PostgreSQL databases, a client, a CLI runner.
+
+PostgreSQL tests use FEATREG_TEST_PG_URL (default: the local server's `test` database as
+user postgres). Locally they skip when no server answers; in CI (CI=true) or with
+FEATREG_REQUIRE_PG=1 they fail instead, so they can never be skipped silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import create_engine, text
+
+import registry
+from registry.sdk import Client
+from registry.cli import main as cli_main
+from registry.db import dispose_engine, upgrade
+
+PG_ADMIN_URL = os.environ.get(
+    "FEATREG_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_PG = os.environ.get("CI") == "true" or os.environ.get("FEATREG_REQUIRE_PG") == "1"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tpl") / "template.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    dispose_engine(url)
+    return path
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated SQLite database file."""
+    path = tmp_path / "featreg.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    yield url
+    dispose_engine(url)
+
+
+def _pg_admin():  # type: ignore[no-untyped-def]
+    return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A migrated PostgreSQL template database, cloned for each test."""
+    admin = _pg_admin()
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any connection failure
+        admin.dispose()
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL is required here but {PG_ADMIN_URL} fails: {exc}")
+        pytest.skip(f"no PostgreSQL server at {PG_ADMIN_URL}")
+    name = f"featreg_tpl_{_worker()}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    dispose_engine(url)
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_template: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database."""
+    admin = _pg_admin()
+    name = f"featreg_t_{_worker()}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    dispose_engine(url)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Runs the test once on SQLite and once on PostgreSQL."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def client(db_url: str) -> Client:
+    return registry.connect(db_url, actor="tester")
+
+
+class Cli:
+    """Runs `featreg --db URL ...` in-process and returns click's Result."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        return self.runner.invoke(cli_main, ["--db", self.url, "--actor", "tester", *args],
+                                  input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def cli(db_url: str) -> Cli:
+    return Cli(db_url)
+
+
+@pytest.fixture
+def seeds_dir() -> Path:
+    return ROOT / "seeds"
