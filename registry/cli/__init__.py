@@ -65,3 +65,15 @@ def main(ctx: click.Context, db: str | None, actor: str | None) -> None:
 pass_app = click.make_pass_decorator(AppContext)
 
 from registry.cli import catalog_commands  # noqa: E402,F401  (registers commands)
+
+
+def _load_plugins() -> None:
+    """Commands contributed by other packages (the web UI adds `serve` and `demo` this way),
+    so `registry` never imports `web`."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="featreg.cli"):
+        ep.load()(main)
+
+
+_load_plugins()
