@@ -22,7 +22,9 @@ NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]{0,127}$"
 NAME_RE = re.compile(NAME_PATTERN)
 MAX_DESCRIPTION_CHARS = 2 * 1024 * 1024
 KINDS = ("teams", "sources", "features", "consumers")
-KIND_SINGULAR = {"teams": "team", "sources": "source", "features": "feature", "consumers": "consumer"}
+KIND_SINGULAR = {
+    "teams": "team", "sources": "source", "features": "feature", "consumers": "consumer",
+}
 
 SourceKind = Literal["table", "stream", "file", "api", "model_output"]
 DType = Literal["int", "float", "bool", "string", "category", "timestamp", "vector"]
@@ -282,9 +284,8 @@ def parse_documents(documents: Iterable[tuple[str, str]]) -> Spec:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
             reason = getattr(exc, "problem", None) or str(exc)
-            problems.append(
-                Problem(f"malformed YAML: {reason}", file=fname, line=mark.line + 1 if mark else None)
-            )
+            line = mark.line + 1 if mark else None
+            problems.append(Problem(f"malformed YAML: {reason}", file=fname, line=line))
             continue
         if doc is None:
             continue
