@@ -205,3 +205,44 @@ class AuditEvent(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_audit_events_object", "object_type", "object_name"),)
+
+
+# --- Findings ---
+
+
+class AnalysisRun(Base):
+    """One `featreg analyze` (or scheduled analysis): all its findings are written at once."""
+
+    __tablename__ = "analysis_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    analysis_time: Mapped[datetime] = mapped_column(index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Finding(Base):
+    """A piece of technical debt; its identity across runs is `fingerprint`."""
+
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    subject_type: Mapped[str] = mapped_column(String(16))
+    subject_name: Mapped[str] = mapped_column(String(255))
+    owner: Mapped[str | None] = mapped_column(String(NAME_LENGTH), index=True)
+    related: Mapped[list[Any]] = mapped_column(JSON)
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    summary: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    first_seen: Mapped[datetime] = mapped_column()
+    last_seen: Mapped[datetime] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    suppressed_until: Mapped[datetime | None] = mapped_column()
+    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("analysis_runs.id"))
+
+    __table_args__ = (Index("ix_findings_subject", "subject_type", "subject_name"),)
