@@ -47,8 +47,7 @@ def load_analysis_input(session: Session, *, now: datetime, settings: Settings
                         ) -> AnalysisInput:
     state = load_state(session)
     features, sources, consumers, sizes = load_catalog(session, state)
-    evidence = load_evidence(session, now=now, settings=settings,
-                             registered=set(state.consumers))
+    evidence = load_evidence(session, now=now, settings=settings)
     return AnalysisInput.build(
         now=now, settings=settings, features=features, sources=sources, consumers=consumers,
         reads=evidence.reads, importance=evidence.importance,
