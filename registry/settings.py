@@ -76,7 +76,8 @@ class Settings:
         "evidence; findings need `correlated_threshold`).", minimum=0.0, maximum=1.0)
     importance_noise_k: float = _setting(
         3.0, "Computed importance is taken as zero unless it exceeds this many standard errors "
-        "(std / sqrt(repeats)).", minimum=0.0)
+        "(permutation: std * sqrt(1 + 1/repeats); leave-one-out: std / sqrt(repeats); see "
+        "registry.analysis.computed_importance.is_noise).", minimum=0.0)
     importance_noise_floor: float = _setting(
         0.001, "Computed importance at or below this many score units is taken as zero.",
         minimum=0.0)

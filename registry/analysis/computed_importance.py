@@ -25,6 +25,7 @@ the feature helps. `is_noise` tells a value that cannot be told apart from zero.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -32,6 +33,7 @@ from typing import Any, Literal
 import networkx as nx
 import numpy as np
 import pandas as pd
+from scipy.stats import t as student_t
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.inspection import permutation_importance
@@ -52,10 +54,10 @@ MIN_ROWS = 50
 """Fewest labelled rows a snapshot needs for a model worth measuring."""
 MAX_CLASSES = 20
 """A numeric label of integral values with at most this many distinct values is a class label."""
-NOISE_K = 3.0
-"""Standard errors a value must exceed to count as more than noise (see `is_noise`)."""
-NOISE_TOLERANCE = 1e-3
-"""Smallest score drop that counts at all: 0.001 of AUC, R² or log-loss."""
+NOISE_CONFIDENCE = 0.95
+"""One-sided confidence that a value above zero is more than noise (see `is_noise`)."""
+NOISE_TOLERANCE = 0.002
+"""Smallest score drop that counts at all: 0.002 of AUC, R² or log-loss."""
 TEST_FRACTION = 0.25
 MAX_ITER = 200
 EARLY_STOPPING_MIN_ROWS = 1000
@@ -130,32 +132,44 @@ def is_noise(
     repeats: int,
     *,
     method: str = "permutation-computed",
-    k: float = NOISE_K,
+    k: float | None = None,
+    confidence: float = NOISE_CONFIDENCE,
     tolerance: float = NOISE_TOLERANCE,
 ) -> bool:
     """True when an importance cannot be told apart from zero (or is negative).
 
-    Rule: ``value <= max(k * standard_error, tolerance)``, a one-sided test at ``k`` standard
-    errors plus an absolute floor of ``tolerance`` score units; non-finite values are noise.
+    Rule: ``value <= max(k * standard_error, tolerance)``: ``k`` is Student's t quantile at
+    ``confidence`` with ``repeats - 1`` degrees of freedom unless given (a one-sided test at 5%
+    that the value exceeds zero) and ``tolerance`` an absolute floor in score units. Non-finite
+    values are noise; with one repeat only the floor applies.
 
-    * Permutation: ``standard_error = std * sqrt(1 + 1 / repeats)``. For a feature the label
-      does not depend on, the unpermuted held-out score is one more draw from the same
-      distribution as the permuted scores, so the mean drop varies by the permuted mean's
-      ``std / sqrt(repeats)`` *and* by the single unpermuted score's ``std``.
-    * Leave-one-out: each repeat is an independent paired split, so
+    * Permutation: ``standard_error = std * sqrt(1 + 1 / repeats)``. When the label does not
+      depend on a feature, the unpermuted held-out score is one more draw from the distribution
+      of the permuted scores, so the mean drop varies by the permuted mean's
+      ``std / sqrt(repeats)`` and by the single unpermuted score's ``std``.
+    * Leave-one-out: repeats are independent paired splits,
       ``standard_error = std / sqrt(repeats)``.
 
-    With one repeat std is 0 and only the floor applies.
+    The floor is needed because a few repeats of a feature the model barely uses understate its
+    spread. The defaults lean towards "real": a useful feature called noise would be proposed
+    for deletion, while noise taken as real is tiny anyway.
     """
     if not math.isfinite(value):
         return True
+    if repeats < 2:
+        return value <= tolerance
     spread = std if math.isfinite(std) else math.inf
-    n = max(repeats, 1)
     if method.startswith("leave-one-out"):
-        standard_error = spread / math.sqrt(n)
+        standard_error = spread / math.sqrt(repeats)
     else:
-        standard_error = spread * math.sqrt(1 + 1 / n)
-    return value <= max(k * standard_error, tolerance)
+        standard_error = spread * math.sqrt(1 + 1 / repeats)
+    multiplier = _t_quantile(confidence, repeats - 1) if k is None else k
+    return value <= max(multiplier * standard_error, tolerance)
+
+
+@functools.lru_cache(maxsize=256)
+def _t_quantile(confidence: float, degrees_of_freedom: int) -> float:
+    return float(student_t.ppf(confidence, degrees_of_freedom))
 
 
 def compute_importance(
@@ -232,7 +246,10 @@ def _prepare(
         kept = target.isin(counts.index[counts >= 2]).to_numpy()
         labelled, target = labelled[kept], target[kept]
     if target.nunique() < 2:
-        raise ValueError(f"label {label!r} has a single value: there is nothing to predict")
+        raise ValueError(
+            f"label {label!r} has {target.nunique()} distinct value(s) in labelled rows"
+            " (a class needs two or more rows): there is nothing to predict"
+        )
     if len(labelled) < MIN_ROWS:
         raise ValueError(f"{len(labelled)} labelled rows in the snapshot; {MIN_ROWS} are needed")
     encoded = [_encode_feature(labelled[name]) for name in present]
@@ -362,28 +379,21 @@ def _fit_and_score(
     snapshot: _Snapshot, names: list[str], train: np.ndarray, test: np.ndarray, seed: int
 ) -> tuple[Any, float]:
     """Fit on the ``train`` rows of the ``names`` columns; the score on the ``test`` rows."""
-    columns = snapshot.columns(names)
-    model: Any
-    if not names:  # nothing to learn from: the class prior or the mean
-        model = DummyRegressor() if snapshot.task == "regression" else DummyClassifier()
-        columns = np.zeros(1, dtype=np.intp)
-    elif snapshot.task == "regression":
-        model = HistGradientBoostingRegressor()
-    else:
-        model = HistGradientBoostingClassifier()
+    regression = snapshot.task == "regression"
+    model: Any = DummyRegressor() if regression else DummyClassifier()  # without any feature
     if names:
         early = len(train) >= EARLY_STOPPING_MIN_ROWS
         nominal = [name in snapshot.categorical for name in names]
-        model.set_params(
+        model = (HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier)(
             max_iter=MAX_ITER if early else MAX_ITER // 2,
             early_stopping=early,
             categorical_features=nominal if any(nominal) else None,
             random_state=seed,
         )
+    columns = snapshot.columns(names) if names else np.zeros(1, dtype=np.intp)
     model.fit(snapshot.matrix[np.ix_(train, columns)], snapshot.target[train])
-    score = float(
-        _scorer(snapshot)(model, snapshot.matrix[np.ix_(test, columns)], snapshot.target[test])
-    )
+    x_test, y_test = snapshot.matrix[np.ix_(test, columns)], snapshot.target[test]
+    score = float(_scorer(snapshot)(model, x_test, y_test))
     if not math.isfinite(score):
         raise ValueError(f"{_METRICS[snapshot.task]} is undefined on this snapshot's held-out rows")
     return model, score

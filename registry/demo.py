@@ -1,0 +1,73 @@
+"""Load the demo organisation of seeds/ into a fresh database and analyse it.
+
+seeds/demo.json names the analysis time the seeds were generated for (their usage events
+end there) and the consumer whose labelled snapshot yields computed importance.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from registry.analyze import AnalysisResult, run_analysis
+from registry.catalog import apply_spec
+from registry.db import get_engine, session_factory, session_scope, upgrade
+from registry.evidence.importance import ingest_importance_csv
+from registry.evidence.snapshots import add_snapshot
+from registry.evidence.usage import ingest_usage_file
+from registry.spec import load_spec
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DemoManifest:
+    analysis_time: datetime
+    snapshot_consumer: str
+    label: str = "label"
+
+    @classmethod
+    def read(cls, seeds: Path) -> DemoManifest:
+        data = json.loads((seeds / "demo.json").read_text(encoding="utf-8"))
+        moment = datetime.fromisoformat(data["analysis_time"].replace("Z", "+00:00"))
+        return cls(moment.astimezone(UTC), data["snapshot_consumer"], data.get("label", "label"))
+
+
+def fresh_sqlite(url: str) -> None:
+    """Remove an existing SQLite demo database file (the demo always starts afresh)."""
+    engine = get_engine(url)
+    path = engine.url.database
+    engine.dispose()
+    if engine.url.get_backend_name() == "sqlite" and path and path != ":memory:":
+        for suffix in ("", "-wal", "-shm"):
+            Path(path + suffix).unlink(missing_ok=True)
+
+
+def load_demo(url: str, *, seeds: Path = SEEDS, say: Say = lambda _m: None,
+              actor: str = "demo") -> AnalysisResult:
+    """Schema, catalog, usage, importance, snapshot, then one analysis run."""
+    manifest = DemoManifest.read(seeds)
+    say("creating the schema")
+    upgrade(url)
+    sessions = session_factory(url)
+    say("applying seeds/catalog")
+    with session_scope(sessions) as session:
+        apply_spec(session, load_spec([seeds / "catalog"]), actor=actor,
+                   now=manifest.analysis_time)
+    say("ingesting usage events")
+    with session_scope(sessions) as session:
+        ingest_usage_file(session, seeds / "usage.jsonl", actor=actor)
+    say("ingesting importance reports")
+    with session_scope(sessions) as session:
+        ingest_importance_csv(session, seeds / "importance.csv", actor=actor,
+                              now=manifest.analysis_time)
+    say("registering the data snapshot (statistics, correlations, computed importance)")
+    with session_scope(sessions) as session:
+        add_snapshot(session, seeds / "snapshot.parquet", label=manifest.label,
+                     consumer=manifest.snapshot_consumer, actor=actor)
+    say(f"analysing as of {manifest.analysis_time.isoformat()}")
+    return run_analysis(sessions, now=manifest.analysis_time, progress=say)
