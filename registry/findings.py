@@ -11,14 +11,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import models as m
-from registry.analysis.inputs import FindingDraft
 from registry.errors import FeatregError, NotFound
+
+if TYPE_CHECKING:
+    from registry.analysis.inputs import FindingDraft
 
 STATUSES = ("open", "acknowledged", "suppressed", "resolved")
 ACTIVE = ("open", "acknowledged", "suppressed")

@@ -11,16 +11,21 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Date,
     DateTime,
+    Double,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     TypeDecorator,
+    Unicode,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -96,7 +101,7 @@ class Source(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
     produced_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("consumers.id", use_alter=True), index=True
+        ForeignKey("consumers.id"), index=True
     )
     freshness: Mapped[str | None] = mapped_column(String(64))
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -246,3 +251,255 @@ class Finding(Base):
     last_run_id: Mapped[int | None] = mapped_column(ForeignKey("analysis_runs.id"))
 
     __table_args__ = (Index("ix_findings_subject", "subject_type", "subject_name"),)
+
+
+# --- Evidence ---
+# Usage, importance and snapshots (registry/evidence/). Features and principals are kept by
+# name, not by foreign key: reads of features outside the catalog and reads by principals that
+# are not registered consumers are evidence too, and history survives renames and pruning.
+
+
+class UsageIngest(Base):
+    """One ingested usage file (or stdin, or SDK batch): what it contributed, for idempotency.
+
+    ``sha256`` and ``byte_count`` cover the whole content read so far, so a later file that
+    starts with exactly these bytes is taken from ``byte_count`` on (see evidence/usage.py).
+    """
+
+    __tablename__ = "usage_ingests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(1024))
+    sha256: Mapped[str] = mapped_column(String(64))
+    byte_count: Mapped[int] = mapped_column(BigInteger)
+    line_count: Mapped[int] = mapped_column(BigInteger)
+    first_line: Mapped[int] = mapped_column(BigInteger, default=1)
+    events: Mapped[int] = mapped_column(BigInteger, default=0)
+    reads: Mapped[int] = mapped_column(BigInteger, default=0)
+    rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+    unknown_feature_reads: Mapped[int] = mapped_column(BigInteger, default=0)
+    actor: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_usage_ingests_content", "byte_count", "sha256"),)
+
+
+class UsageRejection(Base):
+    """A usage line that could not be taken: where it was, what it said, why."""
+
+    __tablename__ = "usage_rejections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ingest_id: Mapped[int] = mapped_column(
+        ForeignKey("usage_ingests.id", ondelete="CASCADE"), index=True
+    )
+    line_number: Mapped[int] = mapped_column(BigInteger)
+    raw: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(255))
+
+
+class UsageDaily(Base):
+    """Reads of a feature by a principal on one UTC day, with the first and last read time."""
+
+    __tablename__ = "usage_daily"
+
+    feature: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    reads: Mapped[int] = mapped_column(BigInteger)
+    first_read: Mapped[datetime] = mapped_column()
+    last_read: Mapped[datetime] = mapped_column()
+
+    __table_args__ = (Index("ix_usage_daily_principal_feature", "principal", "feature"),)
+
+
+class Snapshot(Base):
+    """A registered sample of feature values (a Parquet or CSV file, optionally labelled)."""
+
+    __tablename__ = "snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    byte_count: Mapped[int] = mapped_column(BigInteger)
+    row_count: Mapped[int] = mapped_column(BigInteger)
+    columns: Mapped[list[str]] = mapped_column(JSON)
+    features: Mapped[list[str]] = mapped_column(JSON)
+    unknown_columns: Mapped[list[str]] = mapped_column(JSON)
+    label: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    consumer: Mapped[str | None] = mapped_column(String(NAME_LENGTH), index=True)
+    correlation_threshold: Mapped[float] = mapped_column(Float)
+    actor: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class SnapshotFeatureStats(Base):
+    """Statistics of one feature's column in a snapshot (column_stats' JSON-safe dict)."""
+
+    __tablename__ = "snapshot_feature_stats"
+
+    snapshot_id: Mapped[int] = mapped_column(
+        ForeignKey("snapshots.id", ondelete="CASCADE"), primary_key=True
+    )
+    feature: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True, index=True)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class SnapshotCorrelation(Base):
+    """A pair of features correlated at or above the snapshot's reporting threshold."""
+
+    __tablename__ = "snapshot_correlations"
+
+    snapshot_id: Mapped[int] = mapped_column(
+        ForeignKey("snapshots.id", ondelete="CASCADE"), primary_key=True
+    )
+    a: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True, index=True)
+    b: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True, index=True)
+    pearson: Mapped[float | None] = mapped_column(Float)
+    spearman: Mapped[float | None] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
+class ImportanceReport(Base):
+    """One importance report of a consumer: reported by it, or computed from a snapshot."""
+
+    __tablename__ = "importance_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consumer: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    reported_at: Mapped[datetime] = mapped_column()
+    method: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))  # reported | computed
+    snapshot_id: Mapped[int | None] = mapped_column(
+        ForeignKey("snapshots.id", ondelete="SET NULL"), index=True
+    )
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    actor: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_importance_reports_consumer", "consumer", "reported_at"),)
+
+
+class ImportanceReportValue(Base):
+    """Importance of one feature in a report; std and repeats come with computed importance."""
+
+    __tablename__ = "importance_values"
+
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("importance_reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    feature: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True, index=True)
+    value: Mapped[float] = mapped_column(Float)
+    std: Mapped[float | None] = mapped_column(Float)
+    repeats: Mapped[int | None] = mapped_column(Integer)
+
+
+class ImportanceReportGroup(Base):
+    """Importance of a correlated group of features taken away together (computed reports)."""
+
+    __tablename__ = "importance_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("importance_reports.id", ondelete="CASCADE"), index=True
+    )
+    members: Mapped[list[str]] = mapped_column(JSON)
+    value: Mapped[float] = mapped_column(Float)
+    std: Mapped[float | None] = mapped_column(Float)
+    repeats: Mapped[int | None] = mapped_column(Integer)
+
+
+# --- Scheduler and reports ---
+# The scheduler's job store, its executions and leases (registry/scheduler.py, jobs.py,
+# leases.py), and the stored weekly reports with their e-mail deliveries (registry/reports/).
+
+
+class SchedulerJob(Base):
+    """APScheduler's SQLAlchemyJobStore table, declared here so the ORM stays the one schema.
+
+    The column definitions match what APScheduler 3 would create; it finds the table present
+    and leaves it alone. ``next_run_time`` is a UTC POSIX timestamp.
+    """
+
+    __tablename__ = "apscheduler_jobs"
+
+    id: Mapped[str] = mapped_column(Unicode(191), primary_key=True)
+    next_run_time: Mapped[float | None] = mapped_column(Double, index=True)
+    job_state: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class JobRun(Base):
+    """One execution of a scheduled job (or of `featreg jobs run`), claimed once across all
+    scheduler instances: (job, scheduled_for) is unique."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(64))
+    scheduled_for: Mapped[datetime] = mapped_column()
+    trigger: Mapped[str] = mapped_column(String(16))  # schedule | manual
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    holder: Mapped[str] = mapped_column(String(255))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (UniqueConstraint("job", "scheduled_for"),)
+
+
+class Lease(Base):
+    """Mutual exclusion with expiry: held by one scheduler instance at a time, renewed while
+    its job runs; a holder that dies stops renewing and the lease expires."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    acquired_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    job_run_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class WeeklyReport(Base):
+    """A weekly deprecation report: one per team per week, plus the org-wide one."""
+
+    __tablename__ = "weekly_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    week_start: Mapped[date] = mapped_column(Date, index=True)
+    scope: Mapped[str] = mapped_column(String(8))  # org | team
+    team: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")  # "" for the org report
+    generated_at: Mapped[datetime] = mapped_column()
+    period_start: Mapped[datetime] = mapped_column()
+    timezone: Mapped[str] = mapped_column(String(64))
+    analysis_run_id: Mapped[int | None] = mapped_column(ForeignKey("analysis_runs.id"))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    markdown: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("week_start", "scope", "team"),)
+
+
+class ReportDelivery(Base):
+    """An e-mail of a report to one recipient: attempts, the last error, when it was sent."""
+
+    __tablename__ = "report_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("weekly_reports.id", ondelete="CASCADE"), index=True
+    )
+    recipient: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_attempt_at: Mapped[datetime | None] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (UniqueConstraint("report_id", "recipient"),)

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -137,7 +136,6 @@ def upgrade() -> None:
             ["produced_by_id"],
             ["consumers.id"],
             name=op.f("fk_sources_produced_by_id_consumers"),
-            use_alter=True,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sources")),
         sa.UniqueConstraint("name", name=op.f("uq_sources_name")),

@@ -64,7 +64,7 @@ def main(ctx: click.Context, db: str | None, actor: str | None) -> None:
 
 pass_app = click.make_pass_decorator(AppContext)
 
-from registry.cli import analysis_commands, catalog_commands  # noqa: E402,F401  (commands)
+from registry.cli import analysis_commands, catalog_commands, ops_commands  # noqa: E402,F401  (commands)
 
 
 def _load_plugins() -> None:
@@ -77,3 +77,5 @@ def _load_plugins() -> None:
 
 
 _load_plugins()
+
+from registry.cli import evidence_commands  # noqa: E402,F401  (usage, importance, snapshot)
