@@ -157,6 +157,86 @@ class Client:
                      "type": e.object_type, "name": e.object_name, "before": e.before,
                      "after": e.after} for e in catalog.history(session, name, limit)]
 
+    # -- evidence -----------------------------------------------------------------------------
+    # Usage, importance and snapshots (registry/evidence). Keep this block contiguous; its
+    # imports are local so that the block stays self-contained.
+    def log_usage(self, consumer: str, features: str | list[str], count: int = 1,
+                  ts: datetime | None = None) -> int:
+        """Record ``count`` reads of each feature by ``consumer`` (at ``ts``, default now);
+        returns the reads recorded. For per-request logging use `usage_logger`."""
+        from datetime import UTC
+
+        from registry.evidence.usage import record_usage
+        from registry.evidence.usage_events import UsageEvent
+
+        names = (features,) if isinstance(features, str) else tuple(features)
+        event = UsageEvent(ts or datetime.now(UTC), consumer, names, count)
+        with session_scope(self._sessions) as session:
+            return record_usage(session, [event])
+
+    def usage_logger(self, consumer: str, *, flush_interval: float = 5.0,
+                     max_events: int = 10_000) -> Any:
+        """A batching logger (`registry.evidence.usage_logger.UsageLogger`):
+        `.log(features, count=1)` is cheap enough for every request; reads are written in the
+        background every ``flush_interval`` seconds or ``max_events`` events, on `.flush()`,
+        on `.close()` and at interpreter exit. Use it as a context manager or close it."""
+        from registry.evidence.usage import store_daily_counts
+        from registry.evidence.usage_events import DailyReadCounts
+        from registry.evidence.usage_logger import UsageLogger
+
+        def write(counts: DailyReadCounts) -> None:
+            with session_scope(self._sessions) as session:
+                store_daily_counts(session, counts)
+
+        return UsageLogger(consumer, write, flush_interval=flush_interval,
+                           max_events=max_events)
+
+    def report_importance(self, consumer: str, values: Mapping[str, float], *,
+                          method: str | None = None, metric: str | None = None,
+                          ts: datetime | None = None) -> int:
+        """Store one importance report of ``consumer`` (a training run); returns its id.
+        Reporting the same (consumer, ts, method, metric) again replaces its values."""
+        from registry.evidence.importance import report_importance
+
+        with session_scope(self._sessions) as session:
+            report_id, _ = report_importance(session, consumer, values, method=method,
+                                             metric=metric, ts=ts, actor=self.actor)
+        return report_id
+
+    def latest_importance(self, consumer: str | None = None) -> dict[str, dict[str, Any]]:
+        """The latest importance report per consumer (or of one consumer), as dicts."""
+        from registry.evidence.importance import latest_reports
+
+        with session_scope(self._sessions) as session:
+            reports = latest_reports(session, consumers=None if consumer is None else [consumer])
+        return {name: report.to_dict() for name, report in reports.items()}
+
+    def feature_usage(self, feature: str | None = None, *, now: datetime | None = None
+                      ) -> dict[str, dict[str, Any]]:
+        """Last read, reads in 7/30/90 days and readers per feature, counted back from now."""
+        from dataclasses import asdict
+        from datetime import UTC
+
+        from registry.evidence.rollups import feature_usage
+
+        with session_scope(self._sessions) as session:
+            usage = feature_usage(session, now or datetime.now(UTC),
+                                  features=None if feature is None else [feature])
+        return {name: asdict(row) for name, row in usage.items()}
+
+    def add_snapshot(self, path: str, *, label: str | None = None, consumer: str | None = None,
+                     name: str | None = None) -> dict[str, Any]:
+        """Register a data snapshot (statistics, correlations, computed importance when
+        labelled for a consumer); returns its summary."""
+        from dataclasses import asdict
+
+        from registry.evidence.snapshots import add_snapshot
+
+        with session_scope(self._sessions) as session:
+            summary = add_snapshot(session, path, label=label, consumer=consumer, name=name,
+                                   actor=self.actor)
+        return asdict(summary)
+
 
 def connect(url: str | None = None, *, actor: str | None = None) -> Client:
     if url and url.startswith(("http://", "https://")):
