@@ -18,14 +18,16 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from registry import models as m
 from registry.errors import InvalidInput, NotFound, Problem
+
+if TYPE_CHECKING:
+    import pandas as pd
 from registry.evidence.importance import (
     GroupEntry,
     ImportanceEntry,
