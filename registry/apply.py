@@ -134,12 +134,14 @@ def _write_edges(session: Session, plan: Plan, ids: dict[str, dict[str, int]]) -
                     for n in (ch.after or {})["features"]])
     producers = [{"id": sid[ch.name],
                   "produced_by_id": cid.get((ch.after or {})["produced_by"] or "")}
-                 for ch in _changed(plan, "sources", "produced_by")]
+                 for ch in _changed(plan, "sources", "produced_by")
+                 if ch.action == "update" or (ch.after or {})["produced_by"]]
     for chunk in _chunks(producers):
         session.execute(update(m.Source), chunk)
     replacements = [{"id": fid[ch.name],
                      "replacement_id": fid.get((ch.after or {})["replacement"] or "")}
-                    for ch in _changed(plan, "features", "replacement")]
+                    for ch in _changed(plan, "features", "replacement")
+                    if ch.action == "update" or (ch.after or {})["replacement"]]
     for chunk in _chunks(replacements):
         session.execute(update(m.Feature), chunk)
 

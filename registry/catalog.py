@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from registry import models as m
 from registry.apply import apply_plan
-from registry.errors import InvalidInput, NotFound, Problem
+from registry.errors import NotFound, Problem
 from registry.plan import Plan, make_plan
 from registry.spec import KIND_SINGULAR, KINDS, Spec, validate_entry
 from registry.state import load_state
@@ -49,18 +49,23 @@ def apply_spec(
 
 
 def spec_from_entries(entries: list[tuple[str, Mapping[str, Any]]]) -> Spec:
-    """Build a Spec from (kind, fields) pairs, validated exactly like YAML entries."""
+    """Build a Spec from (kind, fields) pairs, validated exactly like YAML entries.
+
+    Entry problems are kept on the spec, so `make_plan` reports them together with reference
+    problems, as it does for files.
+    """
     spec = Spec()
-    problems: list[Problem] = []
     for kind, data in entries:
         located, errs = validate_entry(kind, data)
-        problems.extend(errs)
-        if located is not None:
-            if located.entry.name in spec.of(kind):
-                problems.append(Problem(f"duplicate {KIND_SINGULAR[kind]} {located.entry.name!r}"))
-            spec.of(kind)[located.entry.name] = located
-    if problems:
-        raise InvalidInput(problems)
+        spec.problems.extend(errs)
+        if located is None:
+            if isinstance(data.get("name"), str):
+                spec.invalid[kind].add(data["name"])
+            continue
+        if located.entry.name in spec.of(kind):
+            spec.problems.append(
+                Problem(f"duplicate {KIND_SINGULAR[kind]} {located.entry.name!r}"))
+        spec.of(kind)[located.entry.name] = located
     return spec
 
 

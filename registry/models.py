@@ -503,3 +503,48 @@ class ReportDelivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (UniqueConstraint("report_id", "recipient"),)
+
+
+# --- OpenLineage ---
+# Run events received at /api/v1/lineage (registry/evidence/openlineage.py): one row per event
+# (its key makes client retries harmless) and the datasets each job was seen reading and writing.
+
+
+class OpenLineageEvent(Base):
+    """A received OpenLineage RunEvent, keyed by run, event type, event time and job.
+
+    ``features`` are the features whose read this event counted (each feature counts once per
+    run, at the time of the first event of the run that names it).
+    """
+
+    __tablename__ = "openlineage_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(64), unique=True)
+    run_id: Mapped[str] = mapped_column(String(255), index=True)
+    event_type: Mapped[str] = mapped_column(String(16))
+    event_time: Mapped[datetime] = mapped_column()
+    job_namespace: Mapped[str] = mapped_column(Text)
+    job_name: Mapped[str] = mapped_column(Text)
+    principal: Mapped[str] = mapped_column(String(NAME_LENGTH), index=True)
+    features: Mapped[list[str]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OpenLineageDataset(Base):
+    """A dataset a job (principal) was seen reading (input) or writing (output), with the source
+    its name matched (if any) and when it was first and last seen. ``dataset_key`` is the
+    SHA-256 of (principal, direction, namespace, name): dataset names can be long URLs."""
+
+    __tablename__ = "openlineage_datasets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_key: Mapped[str] = mapped_column(String(64), unique=True)
+    principal: Mapped[str] = mapped_column(String(NAME_LENGTH), index=True)
+    direction: Mapped[str] = mapped_column(String(8))  # input | output
+    namespace: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(NAME_LENGTH), index=True)
+    first_seen: Mapped[datetime] = mapped_column()
+    last_seen: Mapped[datetime] = mapped_column()
+    events: Mapped[int] = mapped_column(BigInteger, default=1)

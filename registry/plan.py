@@ -93,7 +93,10 @@ def _entry_fields(kind: str, entry: Any, stored: Fields | None) -> Fields:
 
 def _desired_producers(
     spec: Spec, state: CatalogState, desired_sources: dict[str, Fields], problems: list[Problem]
-) -> None:
+) -> set[str]:
+    """Settle each source's one producer; returns the model outputs left without one that were
+    already reported (at the consumer that stopped producing them)."""
+    orphans_reported: set[str] = set()
     claims: dict[str, list[tuple[str, Located | None]]] = {}
     for cname, loc in spec.consumers.items():
         for sname in loc.entry.produces:
@@ -115,11 +118,23 @@ def _desired_producers(
             msg = f"source {sname!r} is produced by both {names}; a source has one producer"
             problems.append(where.problem(msg) if where else Problem(msg))
         fields["produced_by"] = producers[0][0] if producers else None
+        stored = state.sources.get(sname, {}).get("produced_by")
+        if (not producers and loc is None and fields["kind"] == "model_output"
+                and stored in spec.consumers):
+            problems.append(spec.consumers[stored].problem(
+                f"consumer {stored!r} no longer produces the model_output source {sname!r}, "
+                "which would have no producer: keep it in `produces`, or give the source "
+                "another `produced_by`", "produces"))
+            orphans_reported.add(sname)
+    return orphans_reported
 
 
 def make_plan(spec: Spec, state: CatalogState, *, prune: bool = False) -> Plan:
-    """Compare the spec with the stored state; raise InvalidInput listing every problem."""
-    problems: list[Problem] = []
+    """Compare the spec with the stored state; raise InvalidInput listing every problem
+    (those found while parsing, kept on the spec, and every reference problem)."""
+    if not spec.complete:
+        raise InvalidInput(list(spec.problems))
+    problems: list[Problem] = list(spec.problems)
     desired: dict[str, dict[str, Fields]] = {}
     for kind in KINDS:
         stored = state.of(kind)
@@ -127,12 +142,18 @@ def make_plan(spec: Spec, state: CatalogState, *, prune: bool = False) -> Plan:
         for name, loc in spec.of(kind).items():
             out[name] = _entry_fields(kind, loc.entry, stored.get(name))
         desired[kind] = out
-    _desired_producers(spec, state, desired["sources"], problems)
+    orphans = _desired_producers(spec, state, desired["sources"], problems)
+    for cname, loc in spec.consumers.items():
+        for sname in loc.entry.produces:
+            if sname not in desired["sources"] and sname not in spec.invalid["sources"]:
+                problems.append(loc.problem(
+                    f"consumer {cname!r}: produces refers to unknown source {sname!r}; declare "
+                    "it in the files or register it first", "produces"))
     for cname, fields in desired["consumers"].items():
         fields["produces"] = sorted(
             s for s, f in desired["sources"].items() if f["produced_by"] == cname
         )
-    problems.extend(_check_references(spec, desired))
+    problems.extend(_check_references(spec, desired, orphans))
     if problems:
         raise InvalidInput(problems)
     plan = Plan(desired=desired)
@@ -154,14 +175,15 @@ def make_plan(spec: Spec, state: CatalogState, *, prune: bool = False) -> Plan:
     return plan
 
 
-def _check_references(spec: Spec, desired: dict[str, dict[str, Fields]]) -> list[Problem]:
+def _check_references(spec: Spec, desired: dict[str, dict[str, Fields]],
+                      orphans_reported: set[str]) -> list[Problem]:
     problems: list[Problem] = []
     known = {kind: desired[kind].keys() for kind in KINDS}
 
     def ref(kind: str, name: str, refs: list[str] | str | None, target: str, fld: str) -> None:
         values = [refs] if isinstance(refs, str) else (refs or [])
         for value in values:
-            if value not in known[target]:
+            if value not in known[target] and value not in spec.invalid[target]:
                 what = KIND_SINGULAR[target]
                 msg = (f"{KIND_SINGULAR[kind]} {name!r}: {fld} refers to unknown {what} "
                        f"{value!r}; declare it in the files or register it first")
@@ -174,7 +196,8 @@ def _check_references(spec: Spec, desired: dict[str, dict[str, Fields]]) -> list
                 ref(kind, name, f["owner"], "teams", "owner")
             if kind == "sources":
                 ref(kind, name, f["produced_by"], "consumers", "produced_by")
-                if f["kind"] == "model_output" and not f["produced_by"]:
+                if (f["kind"] == "model_output" and not f["produced_by"]
+                        and name not in orphans_reported):
                     loc = spec.sources.get(name)
                     msg = (f"source {name!r} is a model_output without produced_by: name the "
                            "consumer (model) that produces it")

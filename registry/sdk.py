@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry import catalog, lineage
 from registry.db import database_url, session_factory, session_scope
@@ -238,10 +238,18 @@ class Client:
         return asdict(summary)
 
 
-def connect(url: str | None = None, *, actor: str | None = None) -> Client:
+def connect(url: str | None = None, *, actor: str | None = None) -> Client | HttpClient:
+    """A client: direct (services in-process) for a database URL, or `HttpClient` for the URL
+    of a `featreg serve` (http:// or https://). Same methods, values and errors."""
     if url and url.startswith(("http://", "https://")):
-        raise FeatregError("the HTTP transport needs `featreg serve` (not available yet)")
+        from registry.http_client import HttpClient
+
+        return HttpClient(url, actor=actor)
     return Client(url, actor=actor)
+
+
+if TYPE_CHECKING:
+    from registry.http_client import HttpClient
 
 
 __all__ = ["Client", "InvalidInput", "NotFound", "connect"]

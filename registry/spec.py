@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from registry.errors import InvalidInput, Problem
 
@@ -33,7 +40,7 @@ Status = Literal["active", "deprecated", "retired"]
 
 
 def _check_name(value: str) -> str:
-    if not NAME_RE.match(value):
+    if not NAME_RE.fullmatch(value):
         raise ValueError(
             f"invalid name {value!r}: use a letter, then up to 127 letters, digits, '_', '.' or '-'"
         )
@@ -57,6 +64,14 @@ def _check_description(value: str) -> str:
     return value
 
 
+def _no_nul(value: Any, where: str = "") -> None:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError(f"{where or 'a value'} contains a NUL character (\\x00)")
+    if isinstance(value, list):
+        for item in value:
+            _no_nul(item, where)
+
+
 class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
@@ -64,15 +79,25 @@ class _Entry(BaseModel):
 
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _text_is_storable(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            for key, value in data.items():
+                _no_nul(value, f"field {key!r}")
+        return data
+
 
 class TeamSpec(_Entry):
-    contact: str | None = None
+    contact: str | None = Field(default=None, max_length=320)
     description: str = ""
+
+    _d = field_validator("description")(classmethod(lambda cls, v: _check_description(v)))
 
     @field_validator("contact")
     @classmethod
     def _contact(cls, v: str | None) -> str | None:
-        if v is not None and not re.match(r"^[^@\s]+@[^@\s]+$", v):
+        if v is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+", v):
             raise ValueError(f"contact {v!r} is not an e-mail address")
         return v
 
@@ -82,7 +107,7 @@ class SourceSpec(_Entry):
     owner: str
     description: str = ""
     produced_by: str | None = None
-    freshness: str | None = None
+    freshness: str | None = Field(default=None, max_length=64)
 
     _d = field_validator("description")(classmethod(lambda cls, v: _check_description(v)))
 
@@ -93,7 +118,7 @@ class FeatureSpec(_Entry):
     description: str = ""
     sources: list[str] = []
     depends_on: list[str] = []
-    bundle: str | None = None
+    bundle: str | None = Field(default=None, min_length=1, max_length=128)
     tags: list[str] = []
     created: datetime | None = None
     status: Status | None = None
@@ -102,14 +127,15 @@ class FeatureSpec(_Entry):
     reason: str | None = None
     cost: float | None = None
 
-    _d = field_validator("description")(classmethod(lambda cls, v: _check_description(v)))
+    _d = field_validator("description", "reason")(
+        classmethod(lambda cls, v: v if v is None else _check_description(v)))
     _refs = field_validator("sources", "depends_on")(classmethod(lambda cls, v: _check_names(v)))
 
     @field_validator("tags")
     @classmethod
     def _tags(cls, v: list[str]) -> list[str]:
         for tag in v:
-            if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$", tag):
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}", tag):
                 raise ValueError(f"invalid tag {tag!r}: letters, digits, '_', '.', ':', '-'")
         return sorted(set(v))
 
@@ -142,10 +168,11 @@ class ConsumerSpec(_Entry):
     kind: ConsumerKind
     owner: str
     description: str = ""
-    version: str | None = None
+    version: str | None = Field(default=None, max_length=64)
     features: list[str] = []
     produces: list[str] = []
 
+    _d = field_validator("description")(classmethod(lambda cls, v: _check_description(v)))
     _refs = field_validator("features", "produces")(classmethod(lambda cls, v: _check_names(v)))
 
 
@@ -180,6 +207,12 @@ class Spec:
     sources: dict[str, Located] = field(default_factory=dict)
     features: dict[str, Located] = field(default_factory=dict)
     consumers: dict[str, Located] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    """Problems found while parsing, kept so references can be checked in the same pass."""
+    invalid: dict[str, set[str]] = field(default_factory=lambda: {k: set() for k in KINDS})
+    """Names of entries that failed validation (not to be reported again as unknown)."""
+    complete: bool = True
+    """False when a whole document could not be read: references cannot be checked then."""
 
     def of(self, kind: str) -> dict[str, Located]:
         return getattr(self, kind)  # type: ignore[no-any-return]
@@ -195,8 +228,11 @@ class _LineMap(dict):  # type: ignore[type-arg]
     key_lines: dict[str, int]
 
 
-class _LineLoader(yaml.SafeLoader):
-    pass
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """libyaml's parser when available (5x faster), our constructors for line numbers."""
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineMap:
@@ -216,6 +252,17 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineMap:
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _construct_timestamp(loader: _LineLoader, node: yaml.ScalarNode) -> Any:
+    """Dates YAML cannot build (2025-13-01) stay text, so validation reports them by field."""
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
@@ -274,10 +321,14 @@ def validate_entry(
     return Located(entry, file, line, dict(key_lines)), []
 
 
-def parse_documents(documents: Iterable[tuple[str, str]]) -> Spec:
-    """Parse (file name, YAML text) pairs into a Spec; every problem is reported at once."""
+def parse_documents(documents: Iterable[tuple[str, str]], *, defer: bool = False) -> Spec:
+    """Parse (file name, YAML text) pairs into a Spec; every problem is reported at once.
+
+    With ``defer`` the problems are kept on the spec (``spec.problems``) instead of raised, so
+    `make_plan` can report them together with reference problems in one pass.
+    """
     spec = Spec()
-    problems: list[Problem] = []
+    problems = spec.problems
     for fname, text in documents:
         try:
             doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
@@ -286,12 +337,14 @@ def parse_documents(documents: Iterable[tuple[str, str]]) -> Spec:
             reason = getattr(exc, "problem", None) or str(exc)
             line = mark.line + 1 if mark else None
             problems.append(Problem(f"malformed YAML: {reason}", file=fname, line=line))
+            spec.complete = False
             continue
         if doc is None:
             continue
         if not isinstance(doc, _LineMap):
             problems.append(Problem("top level must be a mapping of teams/sources/features/"
                                     "consumers", file=fname, line=1))
+            spec.complete = False
             continue
         for key, value in doc.items():
             kline = doc.key_lines.get(str(key))
@@ -313,6 +366,8 @@ def parse_documents(documents: Iterable[tuple[str, str]]) -> Spec:
                                                key_lines=item.key_lines)
                 problems.extend(errs)
                 if located is None:
+                    if isinstance(item.get("name"), str):
+                        spec.invalid[key].add(item["name"])
                     continue
                 name = located.entry.name
                 previous = spec.of(key).get(name)
@@ -322,12 +377,12 @@ def parse_documents(documents: Iterable[tuple[str, str]]) -> Spec:
                         f"{previous.file}:{previous.line}"))
                     continue
                 spec.of(key)[name] = located
-    if problems:
+    if problems and not defer:
         raise InvalidInput(problems)
     return spec
 
 
-def load_spec(paths: Iterable[str | Path]) -> Spec:
+def load_spec(paths: Iterable[str | Path], *, defer: bool = False) -> Spec:
     """Read and validate YAML files or folders of them."""
     documents = []
     problems = []
@@ -338,4 +393,4 @@ def load_spec(paths: Iterable[str | Path]) -> Spec:
             problems.append(Problem(f"cannot read: {exc}", file=str(path)))
     if problems:
         raise InvalidInput(problems)
-    return parse_documents(documents)
+    return parse_documents(documents, defer=defer)

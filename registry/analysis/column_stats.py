@@ -59,8 +59,8 @@ def as_float_array(series: pd.Series) -> np.ndarray:
     Float64 numpy columns come back without a copy; treat the result as read-only.
     """
     if isinstance(series.dtype, np.dtype) and series.dtype.kind == "f":
-        return series.to_numpy(dtype=np.float64, copy=False)
-    return series.to_numpy(dtype=np.float64, na_value=np.nan)
+        return np.asarray(series.to_numpy(dtype=np.float64, copy=False))
+    return np.asarray(series.to_numpy(dtype=np.float64, na_value=np.nan))
 
 
 @dataclass
@@ -144,34 +144,42 @@ def _fill_numeric(stats: ColumnStats, values: np.ndarray) -> None:
         stats.max = _json_float(finite.max())
         levels = np.quantile(finite, QUANTILES)
         stats.quantiles = {q: _json_float(v) for q, v in zip(QUANTILES, levels, strict=True)}
-        if np.isfinite(finite.max() - finite.min()):
-            counts, edges = np.histogram(finite, bins=HISTOGRAM_BINS)
-            stats.histogram = {
-                "edges": [_json_float(edge) for edge in edges],
-                "counts": [int(c) for c in counts],
-            }
+        stats.histogram = _histogram(finite)
 
 
 def _fill_datetime(stats: ColumnStats, series: pd.Series) -> None:
     present = series.dropna()
     if present.empty:
         return
+    stats.min, stats.max = present.min().isoformat(), present.max().isoformat()
+    stats.mean = present.mean().isoformat()
+    levels = present.quantile(list(QUANTILES))
+    stats.quantiles = {q: stamp.isoformat() for q, stamp in zip(QUANTILES, levels, strict=True)}
     tz = getattr(present.dt, "tz", None)
     naive = present.dt.tz_convert("UTC").dt.tz_localize(None) if tz is not None else present
-    nanoseconds = naive.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    nanoseconds = naive.to_numpy(dtype="datetime64[ns]").view(np.int64).astype(np.float64)
+    histogram = _histogram(nanoseconds)
 
     def iso(value: float) -> str:
         stamp = pd.Timestamp(int(round(value)), unit="ns")
-        return (stamp.tz_localize("UTC").tz_convert(tz) if tz is not None else stamp).isoformat()
+        return str((stamp.tz_localize("UTC").tz_convert(tz) if tz is not None else stamp)
+                   .isoformat())
 
-    as_float = nanoseconds.astype(np.float64)
-    stats.min = iso(nanoseconds.min())
-    stats.max = iso(nanoseconds.max())
-    stats.mean = iso(as_float.mean())
-    levels = np.quantile(as_float, QUANTILES)
-    stats.quantiles = {q: iso(v) for q, v in zip(QUANTILES, levels, strict=True)}
-    counts, edges = np.histogram(as_float, bins=HISTOGRAM_BINS)
-    stats.histogram = {"edges": [iso(e) for e in edges], "counts": [int(c) for c in counts]}
+    stats.histogram = {"edges": [iso(e) for e in histogram["edges"]],
+                       "counts": histogram["counts"]}
+
+
+def _histogram(finite: np.ndarray) -> Histogram:
+    """numpy.histogram with HISTOGRAM_BINS bins; one bin when the range is too narrow to split
+    (or too wide to represent)."""
+    low, high = float(finite.min()), float(finite.max())
+    try:
+        if not np.isfinite(high - low):
+            raise ValueError("range too wide")
+        counts, edges = np.histogram(finite, bins=HISTOGRAM_BINS)
+    except ValueError:
+        counts, edges = np.array([finite.size]), np.array([low, high])
+    return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
 
 
 def _distinct(series: pd.Series) -> int:

@@ -15,7 +15,8 @@ Results equal ``pandas.DataFrame.corr()`` (default ``min_periods=1``) to about 1
   pairwise-complete rows or either column is constant on them. Constant and all-missing
   columns are therefore never correlated.
 * ``CorrelatedPair.a`` comes before ``b`` in the frame's column order. Pairs are sorted by
-  decreasing ``max(|pearson|, |spearman|)``, then by the column positions of ``a`` and ``b``.
+  decreasing ``max(|pearson|, |spearman|)`` rounded to 12 decimals (so last-bit noise cannot
+  reorder ties such as exact copies), then by the column positions of ``a`` and ``b``.
 
 How it is fast: columns without missing values are centred and scaled (float64) and every pair
 comes from one BLAS product ``Z.T @ Z``; Spearman does the same on ranks. Pairs with a column
@@ -41,9 +42,11 @@ import pandas as pd
 from registry.analysis.column_stats import as_float_array, column_kind
 
 Method = Literal["pearson", "spearman", "both"]
+_Methods = tuple[Literal["pearson", "spearman"], ...]
 DEFAULT_MEMORY_BUDGET = 512 * 2**20
 _CANCELLATION_LIMIT = 100.0  # masked sums that lose more than this factor are recomputed
 _CHUNK_BYTES = 64 * 2**20  # per-thread working set when re-ranking Spearman pairs
+_TIE_DECIMALS = 12  # strengths equal to this many decimals are ordered by column position
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,8 @@ def correlated_pairs(
     """Pairs of numeric columns with |r| >= ``threshold`` (for ``both``: either |r|)."""
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be between 0 and 1, not {threshold}")
-    methods = ("pearson", "spearman") if method == "both" else (method,)
+    methods: tuple[Literal["pearson", "spearman"], ...] = (
+        ("pearson", "spearman") if method == "both" else (method,))
     matrices = [correlation_matrix(frame, m, columns, memory_budget=memory_budget)
                 for m in _check_methods(methods)]
     with np.errstate(invalid="ignore"):
@@ -107,7 +111,8 @@ def correlated_pairs(
         )
         for i, j in zip(rows.tolist(), cols.tolist(), strict=True)
     ]
-    order = sorted(range(len(pairs)), key=lambda k: (-pairs[k].strength, rows[k], cols[k]))
+    order = sorted(range(len(pairs)),
+                   key=lambda k: (-round(pairs[k].strength, _TIE_DECIMALS), rows[k], cols[k]))
     return [pairs[k] for k in order]
 
 
@@ -140,7 +145,7 @@ def correlation_matrix(
     return CorrelationMatrix(tuple(data.names), full, full_counts)
 
 
-def _check_methods(methods: Sequence[str]) -> Sequence[str]:
+def _check_methods(methods: _Methods) -> _Methods:
     for method in methods:
         if method not in ("pearson", "spearman"):
             raise ValueError(f"unknown correlation method {method!r}: use pearson, spearman or "
@@ -166,18 +171,16 @@ class _NumericColumns:
             if unknown:
                 raise ValueError(f"unknown columns: {', '.join(unknown)}")
         wanted = None if columns is None else set(columns)
-        positions = [
-            p for p, name in enumerate(frame.columns)
-            if (wanted is None or str(name) in wanted)
-            and column_kind(frame.iloc[:, p]) in ("numeric", "boolean")
-        ]
-        self.names = [str(frame.columns[p]) for p in positions]
+        selected = [frame.iloc[:, p] for p, name in enumerate(frame.columns)
+                    if wanted is None or str(name) in wanted]
+        numeric = [s for s in selected if column_kind(s) in ("numeric", "boolean")]
+        self.names = [str(s.name) for s in numeric]
         self.rows = len(frame)
         complete: list[tuple[int, np.ndarray]] = []
         partial: list[tuple[int, np.ndarray, np.ndarray]] = []
         with np.errstate(all="ignore"):
-            for index, position in enumerate(positions):
-                values = as_float_array(frame.iloc[:, position])
+            for index, series in enumerate(numeric):
+                values = as_float_array(series)
                 if self.rows >= 2 and np.isfinite(values.sum()):
                     if values.min() < values.max():
                         complete.append((index, values))
@@ -262,7 +265,7 @@ def _pearson_block(data: _NumericColumns, x: _Block, y: _Block) -> tuple[np.ndar
 def _masked_product(mx: np.ndarray | None, my: np.ndarray | None, count_x: np.ndarray,
                     count_y: np.ndarray) -> np.ndarray:
     if mx is not None and my is not None:
-        return mx.T @ my
+        return np.asarray(mx.T @ my)
     if mx is not None:
         return np.repeat(count_x[:, None].astype(np.float64), len(count_y), axis=1)
     return np.repeat(count_y[None, :].astype(np.float64), len(count_x), axis=0)
@@ -303,10 +306,10 @@ class _SortOrders:
         self.has_ties[c] = bool((ordered[1:] == ordered[:-1]).any())
 
     def present(self, c: int) -> np.ndarray:
-        return self.order[c, : self.data.counts[c]]
+        return np.asarray(self.order[c, : self.data.counts[c]])
 
     def sorted_values(self, c: int) -> np.ndarray:
-        return self.data.values[c][self.present(c)]
+        return np.asarray(self.data.values[c][self.present(c)])
 
     def tie_bounds(self, c: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Per sorted position: first position of its run of equal values and one past its last."""
@@ -326,8 +329,8 @@ class _SortOrders:
         bounds = self.tie_bounds(c)
         if bounds is None:
             return running.astype(np.float64)
-        before = np.r_[0, running]
-        return (before[bounds[0]] + before[bounds[1]] + 1) / 2.0
+        before = np.concatenate(([0], running))
+        return np.asarray((before[bounds[0]] + before[bounds[1]] + 1) / 2.0)
 
     def row_ranks(self, c: int) -> np.ndarray:
         """Ranks of column c among its present values, by row (0 where missing)."""
@@ -384,7 +387,7 @@ def _spearman_partial(orders: _SortOrders, i: int, values: np.ndarray,
         stop = min(start + width, data.complete_count)
         a = np.take(a_by_row, orders.order[start:stop])  # x_i's ranks in y_j's order
         member = a > 0
-        b = np.cumsum(member, axis=1, dtype=np.int32 if n < 2**31 else np.int64)
+        b: np.ndarray = np.cumsum(member, axis=1, dtype=np.int32 if n < 2**31 else np.int64)
         sbb = np.full(stop - start, (n**3 - n) / 12.0)
         tied = np.flatnonzero(orders.has_ties[start:stop]).tolist()
         if tied:  # average ranks of ties can be halves

@@ -19,11 +19,19 @@ from registry.spec import load_spec
 SYMBOL = {"create": "[green]+[/green]", "update": "[yellow]~[/yellow]", "delete": "[red]-[/red]"}
 
 
-def render_plan(plan: Plan) -> None:
-    for ch in plan.changes:
+PLAN_LINES = 200
+
+
+def render_plan(plan: Plan, *, show_all: bool = False) -> None:
+    """Terraform-style: + create, ~ update (field by field), - delete; long plans abridged."""
+    shown = plan.changes if show_all else plan.changes[:PLAN_LINES]
+    for ch in shown:
         out.print(f"{SYMBOL[ch.action]} {ch.object_type} {escape(ch.name)}")
         for fc in ch.changes:
             out.print(f"    {escape(str(fc))}")
+    hidden = len(plan.changes) - len(shown)
+    if hidden:
+        out.print(f"... and {hidden:,} more changes (--all lists every one)")
     out.print(plan.summary())
 
 
@@ -39,28 +47,32 @@ def init(app: AppContext) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--prune", is_flag=True, help="Also show objects absent from the files as deleted.")
+@click.option("--all", "show_all", is_flag=True, help=f"List every change (default: the first "
+              f"{PLAN_LINES}).")
 @pass_app
 @handle_errors
-def plan(app: AppContext, paths: tuple[str, ...], prune: bool) -> None:
+def plan(app: AppContext, paths: tuple[str, ...], prune: bool, show_all: bool) -> None:
     """Show what `apply` would create, update and delete."""
-    spec = load_spec(paths)
+    spec = load_spec(paths, defer=True)
     with session_scope(app.sessions()) as session:
-        render_plan(catalog.plan_spec(session, spec, prune=prune))
+        render_plan(catalog.plan_spec(session, spec, prune=prune), show_all=show_all)
         session.rollback()
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--prune", is_flag=True, help="Delete objects absent from the files.")
+@click.option("--all", "show_all", is_flag=True, help=f"List every change (default: the first "
+              f"{PLAN_LINES}).")
 @pass_app
 @handle_errors
-def apply(app: AppContext, paths: tuple[str, ...], prune: bool) -> None:
+def apply(app: AppContext, paths: tuple[str, ...], prune: bool, show_all: bool) -> None:
     """Apply YAML files (or folders of them) atomically: all of it or nothing."""
-    spec = load_spec(paths)
+    spec = load_spec(paths, defer=True)
     with session_scope(app.sessions()) as session:
         result, changeset = catalog.apply_spec(session, spec, actor=app.actor, prune=prune,
                                                label=" ".join(paths)[:255])
-    render_plan(result)
+    render_plan(result, show_all=show_all)
     if changeset is not None:
         out.print(f"Applied as change set {changeset}.")
 
