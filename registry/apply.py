@@ -154,7 +154,7 @@ def _delete(session: Session, plan: Plan, ids: dict[str, dict[str, int]]) -> Non
     for chunk in _chunks(doomed["features"]):
         session.execute(update(m.Feature).where(m.Feature.replacement_id.in_(chunk))
                         .values(replacement_id=None))
-    edge_tables = {
+    edge_tables: dict[str, list[tuple[Any, str]]] = {
         "consumers": [(m.ConsumerFeature, "consumer_id")],
         "features": [(m.ConsumerFeature, "feature_id"), (m.FeatureSource, "feature_id"),
                      (m.FeatureDependency, "feature_id"), (m.FeatureDependency, "depends_on_id"),

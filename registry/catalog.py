@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -48,7 +48,7 @@ def apply_spec(
     return plan, changeset
 
 
-def spec_from_entries(entries: list[tuple[str, Mapping[str, Any]]]) -> Spec:
+def spec_from_entries(entries: Sequence[tuple[str, Mapping[str, Any]]]) -> Spec:
     """Build a Spec from (kind, fields) pairs, validated exactly like YAML entries.
 
     Entry problems are kept on the spec, so `make_plan` reports them together with reference

@@ -98,9 +98,9 @@ def _desired_producers(
     already reported (at the consumer that stopped producing them)."""
     orphans_reported: set[str] = set()
     claims: dict[str, list[tuple[str, Located | None]]] = {}
-    for cname, loc in spec.consumers.items():
-        for sname in loc.entry.produces:
-            claims.setdefault(sname, []).append((cname, loc))
+    for cname, claimer in spec.consumers.items():
+        for sname in claimer.entry.produces:
+            claims.setdefault(sname, []).append((cname, claimer))
     for sname, fields in desired_sources.items():
         producers: list[tuple[str, Located | None]] = []
         loc = spec.sources.get(sname)

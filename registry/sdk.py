@@ -7,7 +7,8 @@ the same spec validation and plan/apply path as YAML files.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import builtins
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,7 @@ class Client:
             return None
         return self._apply([(kind, fields)], label=f"sdk {kind} {fields.get('name')}")
 
-    def _apply(self, entries: list[tuple[str, Mapping[str, Any]]], label: str) -> Plan:
+    def _apply(self, entries: Sequence[tuple[str, Mapping[str, Any]]], label: str) -> Plan:
         spec = catalog.spec_from_entries(entries)
         with session_scope(self._sessions) as session:
             plan, _ = catalog.apply_spec(session, spec, actor=self.actor, kind="sdk",
@@ -127,31 +128,31 @@ class Client:
         return {"type": kind.rstrip("s"), "name": name, **fields}
 
     def list(self, *, owner: str | None = None, status: str | None = None,
-             tag: str | None = None, search: str | None = None) -> list[dict[str, Any]]:
+             tag: str | None = None, search: str | None = None) -> builtins.list[dict[str, Any]]:
         with session_scope(self._sessions) as session:
             rows = catalog.list_features(session, owner=owner, status=status, tag=tag,
                                          search=search)
             return [{"name": f.name, "owner": f.owner.name, "dtype": f.dtype,
                      "status": f.status, "description": f.description} for f in rows]
 
-    def search(self, text: str) -> list[dict[str, Any]]:
+    def search(self, text: str) -> builtins.list[dict[str, Any]]:
         return self.list(search=text)
 
     def lineage(self, name: str, *, upstream: bool = False, depth: int | None = None
-                ) -> list[dict[str, Any]]:
+                ) -> builtins.list[dict[str, Any]]:
         with session_scope(self._sessions) as session:
             nodes = lineage.lineage(session, name, downstream=not upstream, depth=depth)
         return [n.to_dict() for n in nodes]
 
-    def impact(self, source: str) -> list[dict[str, Any]]:
+    def impact(self, source: str) -> builtins.list[dict[str, Any]]:
         with session_scope(self._sessions) as session:
             return [n.to_dict() for n in lineage.impact(session, source)]
 
-    def closure(self, consumer: str) -> list[dict[str, Any]]:
+    def closure(self, consumer: str) -> builtins.list[dict[str, Any]]:
         with session_scope(self._sessions) as session:
             return [n.to_dict() for n in lineage.closure(session, consumer)]
 
-    def history(self, name: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    def history(self, name: str | None = None, limit: int = 200) -> builtins.list[dict[str, Any]]:
         with session_scope(self._sessions) as session:
             return [{"ts": e.ts.isoformat(), "actor": e.actor, "action": e.action,
                      "type": e.object_type, "name": e.object_name, "before": e.before,
@@ -160,7 +161,7 @@ class Client:
     # -- evidence -----------------------------------------------------------------------------
     # Usage, importance and snapshots (registry/evidence). Keep this block contiguous; its
     # imports are local so that the block stays self-contained.
-    def log_usage(self, consumer: str, features: str | list[str], count: int = 1,
+    def log_usage(self, consumer: str, features: str | builtins.list[str], count: int = 1,
                   ts: datetime | None = None) -> int:
         """Record ``count`` reads of each feature by ``consumer`` (at ``ts``, default now);
         returns the reads recorded. For per-request logging use `usage_logger`."""

@@ -225,7 +225,7 @@ def history(app: AppContext, name: str | None, limit: int, fmt: str) -> None:
     """The audit trail: who changed what and when, with before/after of each field."""
     with session_scope(app.sessions()) as session:
         events = catalog.history(session, name, limit)
-        rows = [{"ts": e.ts.isoformat(), "actor": e.actor, "action": e.action,
+        rows: list[dict[str, Any]] = [{"ts": e.ts.isoformat(), "actor": e.actor, "action": e.action,
                  "type": e.object_type, "name": e.object_name, "before": e.before,
                  "after": e.after, "changeset": e.changeset_id} for e in events]
     if fmt == "json":
