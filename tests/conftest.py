@@ -18,9 +18,9 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 
 import registry
-from registry.sdk import Client
 from registry.cli import main as cli_main
 from registry.db import dispose_engine, upgrade
+from registry.sdk import Client
 
 PG_ADMIN_URL = os.environ.get(
     "FEATREG_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import Cli
 
 from registry.synthetic import FINDING_KINDS, generate_world
