@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Integer,
     String,
     bindparam,
     cast,
@@ -28,6 +29,7 @@ from registry.queries_common import (
     first_line,
     iso,
     object_history,
+    run,
     subject_findings,
     tags_of,
 )
@@ -58,7 +60,7 @@ def _relations_statement() -> Any:
     other = aliased(m.Feature)
     me = aliased(m.Feature)
     empty = cast(null(), String)
-    fid = bindparam("feature_id")
+    fid = bindparam("feature_id", type_=Integer)
 
     def rel(name: str) -> Any:
         return literal_column(f"'{name}'", String).label("relation")
@@ -94,8 +96,8 @@ def _feature_relations(session: Session, feature_id: int) -> dict[str, list[dict
     relations: dict[str, list[dict[str, Any]]] = {
         key: [] for key in ("sources", "depends_on", "derived", "declared_consumers",
                             "replacement", "replaces")}
-    for relation, name, kind, status, owner in session.execute(
-            RELATIONS, {"feature_id": feature_id}):
+    for relation, name, kind, status, owner in run(session, RELATIONS,
+                                                   {"feature_id": feature_id}):
         entry = {"name": name, "kind": kind, "status": status, "owner": owner}
         relations[relation].append({k: v for k, v in entry.items() if v is not None
                                     or k == "name"})

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from registry import models as m
 from registry.evidence.rollups import daily_reads
-from registry.queries_common import chunks, iso
+from registry.queries_common import chunks, iso, run
 
 RECENT_DAYS = 30
 
@@ -34,7 +34,7 @@ def feature_readers(session: Session, feature: str, declared: Iterable[str], *,
     since = ((now or datetime.now(UTC)) - timedelta(days=RECENT_DAYS)).date()
     recent = func.sum(case((m.UsageDaily.day >= since, m.UsageDaily.reads), else_=0))
     registered = func.max(case((m.Consumer.id.is_not(None), 1), else_=0))
-    rows = session.execute(
+    rows = run(session,
         select(m.UsageDaily.principal, func.sum(m.UsageDaily.reads), recent,
                func.min(m.UsageDaily.first_read), func.max(m.UsageDaily.last_read), registered)
         .outerjoin(m.Consumer, m.Consumer.name == m.UsageDaily.principal)
@@ -74,7 +74,7 @@ def principal_reads(session: Session, principal: str, *, now: datetime | None = 
     """What one principal reads: [{feature, reads, recent_reads, last_read}] by feature."""
     since = ((now or datetime.now(UTC)) - timedelta(days=RECENT_DAYS)).date()
     recent = func.sum(case((m.UsageDaily.day >= since, m.UsageDaily.reads), else_=0))
-    rows = session.execute(
+    rows = run(session,
         select(m.UsageDaily.feature, func.sum(m.UsageDaily.reads), recent,
                func.max(m.UsageDaily.last_read))
         .where(m.UsageDaily.principal == principal).group_by(m.UsageDaily.feature)
@@ -89,7 +89,7 @@ def importance_series(session: Session, feature: str) -> list[dict[str, Any]]:
     ``share`` is the value over the sum of the positive values in the same report (the
     quantity the epsilon and bundled detectors compare with their thresholds).
     """
-    rows = session.execute(
+    rows = run(session,
         select(m.ImportanceReport.id, m.ImportanceReport.consumer,
                m.ImportanceReport.reported_at, m.ImportanceReport.method,
                m.ImportanceReport.source, m.ImportanceReportValue.value,
@@ -101,7 +101,7 @@ def importance_series(session: Session, feature: str) -> list[dict[str, Any]]:
     for part in chunks(sorted({r[0] for r in rows})):
         positive = func.sum(case((m.ImportanceReportValue.value > 0,
                                   m.ImportanceReportValue.value), else_=0.0))
-        totals.update(session.execute(
+        totals.update(run(session,
             select(m.ImportanceReportValue.report_id, positive)
             .where(m.ImportanceReportValue.report_id.in_(part))
             .group_by(m.ImportanceReportValue.report_id)).all())
@@ -127,7 +127,7 @@ def latest_importance(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def correlated_partners(session: Session, feature: str, *, limit: int = 50
                         ) -> list[dict[str, Any]]:
     """Features correlated with this one in the newest snapshot that measured each pair."""
-    rows = session.execute(
+    rows = run(session,
         select(m.SnapshotCorrelation.a, m.SnapshotCorrelation.b, m.SnapshotCorrelation.pearson,
                m.SnapshotCorrelation.spearman, m.SnapshotCorrelation.n, m.Snapshot.name,
                m.Snapshot.created_at)
@@ -159,11 +159,11 @@ def undeclared_edges(session: Session, principals: Iterable[str] | None = None
     parts = [None] if selected is None else list(chunks(selected))
     for part in parts:
         q = query if part is None else query.where(m.UsageDaily.principal.in_(part))
-        for principal, feature in session.execute(q):
+        for principal, feature in run(session, q):
             reads[principal].add(feature)
     declared: dict[str, set[str]] = defaultdict(set)
     for part in chunks(sorted(reads)):
-        for consumer, feature in session.execute(
+        for consumer, feature in run(session,
             select(m.Consumer.name, m.Feature.name)
             .join(m.ConsumerFeature, m.ConsumerFeature.consumer_id == m.Consumer.id)
             .join(m.Feature, m.Feature.id == m.ConsumerFeature.feature_id)

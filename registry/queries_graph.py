@@ -23,7 +23,7 @@ from registry import lineage
 from registry import models as m
 from registry.analysis.graph import feedback_cycles
 from registry.errors import NotFound
-from registry.queries_common import ACTIVE_STATUSES, chunks
+from registry.queries_common import ACTIVE_STATUSES, chunks, run
 
 NodeId = str  # "feature:name" | "source:name" | "consumer:name"
 DIRECTIONS = ("both", "upstream", "downstream")
@@ -103,7 +103,7 @@ def _step(session: Session, down: set[NodeKey], up: set[NodeKey]
                                       from_col.label("id"))
                                .where(to_col.in_(ups[to_t]), from_col.is_not(None)))
         if queries:
-            found.extend((bool(d), (t, i)) for d, t, i in session.execute(_union(queries)))
+            found.extend((bool(d), (t, i)) for d, t, i in run(session, _union(queries)))
     return found
 
 
@@ -143,7 +143,7 @@ def _info(session: Session, keys: Iterable[NodeKey]) -> dict[NodeKey, tuple[str,
                                       m.Team.name.label("owner"), status.label("status"))
                                .join(m.Team, m.Team.id == model.owner_id)
                                .where(model.id.in_(batch[kind])))
-        for kind, id_, name, owner, status in session.execute(_union(queries)):
+        for kind, id_, name, owner, status in run(session, _union(queries)):
             info[(kind, id_)] = (name, owner, status)
     return info
 
@@ -162,7 +162,7 @@ def _edges_among(session: Session, keys: Iterable[NodeKey]
         if not queries:
             continue
         kinds = {kind: (from_t, to_t) for from_t, to_t, kind, _f, _t in EDGE_TABLES}
-        for kind, a, b in session.execute(_union(queries)):
+        for kind, a, b in run(session, _union(queries)):
             from_t, to_t = kinds[kind]
             if (to_t, b) in wanted:
                 edges.append((kind, (from_t, a), (to_t, b)))
@@ -179,7 +179,7 @@ def _undeclared_readers(session: Session, features: list[str]
                        m.Feature.name == m.UsageDaily.feature))
     found: set[tuple[str, str, str | None]] = set()
     for part in chunks(sorted(features)):
-        found.update((f, p, o) for f, p, o in session.execute(
+        found.update((f, p, o) for f, p, o in run(session,
             select(m.UsageDaily.feature, m.UsageDaily.principal, m.Team.name).distinct()
             .outerjoin(m.Consumer, m.Consumer.name == m.UsageDaily.principal)
             .outerjoin(m.Team, m.Team.id == m.Consumer.owner_id)
@@ -196,7 +196,7 @@ def _annotate_findings(session: Session, graph: GraphData) -> None:
         grouped: dict[str, list[str]] = {}
         for kind, name in pairs[i:i + BATCH]:
             grouped.setdefault(kind, []).append(name)
-        for subject_type, subject, fkind, severity in session.execute(
+        for subject_type, subject, fkind, severity in run(session,
             select(m.Finding.subject_type, m.Finding.subject_name, m.Finding.kind,
                    m.Finding.severity).where(
                 or_(*(and_(m.Finding.subject_type == kind, m.Finding.subject_name.in_(names))
@@ -249,15 +249,15 @@ def _build(session: Session, selected: list[NodeKey],
         features = [n["name"] for n in graph.nodes.values() if n["type"] == "feature"]
         readers = [row for row in _undeclared_readers(session, features)
                    if only_reader is None or row[1] == only_reader]
-        for feature, principal, owner in readers:
+        for feature, principal, reader_owner in readers:
             node, reader = f"consumer:{principal}", f"feature:{feature}"
             if node not in graph.nodes:
                 if len(graph.nodes) >= limit:
                     graph.truncated = True
                     continue
                 graph.nodes[node] = _new_node(node)
-                if owner is not None:
-                    graph.nodes[node].update(owner=owner, registered=True)
+                if reader_owner is not None:
+                    graph.nodes[node].update(owner=reader_owner, registered=True)
             graph.edges[(reader, node)] = {"kind": "undeclared", "loop": False}
     _annotate_findings(session, graph)
     _mark_loops(graph)
@@ -303,7 +303,7 @@ def catalog_flow(session: Session) -> nx.DiGraph:
                                                               .order_by(model.id)))
     for from_t, to_t, _kind, from_col, to_col in EDGE_TABLES:
         flow.add_edges_from(sorted(
-            ((from_t, a), (to_t, b)) for a, b in session.execute(
+            ((from_t, a), (to_t, b)) for a, b in run(session,
                 select(from_col, to_col).where(to_col.is_not(None), from_col.is_not(None)))))
     return flow
 

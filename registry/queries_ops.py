@@ -61,7 +61,7 @@ def _row_dict(row: Any, *, with_bodies: bool) -> dict[str, Any]:
 
 def _ordered(table: Table) -> list[Any]:
     time_col = _time_column(table)
-    order = [time_col.desc()] if time_col is not None else []
+    order: list[Any] = [time_col.desc()] if time_col is not None else []
     order += [table.c[c] for c in ("scope", "team") if c in table.c]  # "org" before "team"
     if "id" in table.c:
         order.append(table.c["id"].desc())

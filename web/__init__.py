@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import Flask
@@ -10,17 +11,25 @@ from registry.db import database_url, session_factory
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app. Config: FEATREG_DATABASE_URL (or test_config["DATABASE_URL"])."""
+    """Build the app.
+
+    Config (environment variables prefixed FEATREG_, or test_config): DATABASE_URL,
+    SECRET_KEY (signs the session that holds the form token; random per process by default),
+    GRAPH_CACHE_SIZE (rendered SVGs kept in memory), GRAPH_CACHE_DIR (optional on-disk cache),
+    GRAPH_NODE_LIMIT (largest graph drawn at once).
+    """
     app = Flask(__name__)
-    app.config.from_mapping(DATABASE_URL=database_url(None), GRAPH_CACHE_SIZE=256,
-                            SECRET_KEY="featreg-dev")
+    app.config.from_mapping(DATABASE_URL=database_url(None), GRAPH_CACHE_SIZE=1024,
+                            GRAPH_CACHE_DIR=None, GRAPH_NODE_LIMIT=500,
+                            SECRET_KEY=secrets.token_hex(32), JSON_SORT_KEYS=False)
     app.config.from_prefixed_env("FEATREG")
     if test_config:
         app.config.update(test_config)
     app.config["DATABASE_URL"] = database_url(app.config["DATABASE_URL"])
     app.extensions["featreg_sessions"] = session_factory(app.config["DATABASE_URL"])
 
-    from web import blueprints
+    from web import blueprints, support
 
+    support.init_app(app)
     blueprints.register_all(app)
     return app

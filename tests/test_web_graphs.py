@@ -1,0 +1,87 @@
+"""Drawing graphs: deterministic DOT, the SVG cache, the layout engine choice and fallback,
+and links that match the app's routes."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+from flask import url_for
+
+from web import create_app
+from web.filters import object_url
+from web.graph_dot import build_dot
+from web.graph_render import SvgRenderer, choose_engine, dot_key
+
+
+def sample_graph(n: int = 12) -> dict[str, Any]:
+    nodes = [{"id": f"feature:f{i}", "type": "feature", "name": f"f{i}",
+              "owner": f"team{i % 3}", "status": ["active", "deprecated", "retired"][i % 3],
+              "registered": True, "findings": ["legacy"] if i % 4 == 0 else [],
+              "severity": "warning" if i % 4 == 0 else None, "loop": False}
+             for i in range(n)]
+    nodes.append({"id": "source:s", "type": "source", "name": "s", "owner": "team0",
+                  "status": None, "registered": True, "findings": [], "severity": None,
+                  "loop": False})
+    edges = [{"from": "source:s", "to": "feature:f0", "kind": "source", "loop": False}]
+    edges += [{"from": f"feature:f{i}", "to": f"feature:f{i + 1}", "kind": "depends",
+               "loop": False} for i in range(n - 1)]
+    return {"nodes": nodes, "edges": edges, "focus": "feature:f0"}
+
+
+def links(kind: str, name: str) -> str:
+    return f"/{kind}s/{name}"
+
+
+def test_dot_is_the_same_whatever_the_input_order() -> None:
+    graph = sample_graph()
+    shuffled = {**graph, "nodes": list(graph["nodes"]), "edges": list(graph["edges"])}
+    random.Random(3).shuffle(shuffled["nodes"])
+    random.Random(4).shuffle(shuffled["edges"])
+    assert build_dot(graph, links) == build_dot(shuffled, links)
+    assert "cluster_0" in build_dot(graph, links)
+    assert "cluster_" not in build_dot(graph, links, cluster_by_owner=False)
+
+
+def test_rendered_svg_is_cached_in_memory_and_on_disk(tmp_path: Path) -> None:
+    source = build_dot(sample_graph(), links)
+    renderer = SvgRenderer(cache_size=2, cache_dir=tmp_path)
+    first = renderer.render(source)
+    assert renderer.render(source) == first
+    hits, misses, _size, _current = renderer.cache_info()
+    assert (hits, misses) == (1, 1)
+    assert (tmp_path / f"{dot_key(source)}.svg").read_text(encoding="utf-8") == first
+    fresh = SvgRenderer(cache_size=2, cache_dir=tmp_path)  # another process, same folder
+    assert fresh.render(source) == first
+    assert 'xlink:href="/features/f3"' in first and "f11" in first
+
+
+def test_engine_choice_and_fallback_when_dot_is_too_slow() -> None:
+    assert choose_engine(50, 60) == "dot"
+    assert choose_engine(500, 1500) == "sfdp"
+    assert choose_engine(200, 5000) == "sfdp"
+    source = build_dot(sample_graph(), links)
+    svg = SvgRenderer(dot_timeout=1e-6).render(source, "dot")  # dot cannot finish in time
+    assert svg.startswith("<svg") and ">f7</text>" in svg
+    assert svg == SvgRenderer().render(source, "sfdp")
+
+
+@pytest.mark.parametrize("kind,endpoint,arg", [
+    ("feature", "catalog.feature", "name"), ("source", "objects.source", "name"),
+    ("consumer", "objects.consumer", "name"), ("team", "objects.team", "name"),
+])
+def test_object_links_match_the_routes(kind: str, endpoint: str, arg: str,
+                                       sqlite_url: str) -> None:
+    app = create_app({"DATABASE_URL": sqlite_url})
+    names = ["plain_name", "dotted.name-1", "ünï", 'q"<x>'] + (
+        ["ns/job name"] if kind == "consumer" else [])
+    with app.test_request_context("/"):
+        for name in names:
+            assert object_url(kind, name) == url_for(endpoint, **{arg: name})
+            adapter = app.url_map.bind("localhost")
+            assert adapter.match(unquote(object_url(kind, name)))[1] == {arg: name}
+    with app.test_request_context("/"):
+        assert object_url("finding", 12) == url_for("findings.finding", finding_id=12)

@@ -1,0 +1,189 @@
+"""The JSON API for evidence: usage events in batches, importance reports, snapshot uploads,
+and the evidence reads the HTTP SDK needs (latest importance, usage per feature).
+
+Uploaded snapshots are kept under the data directory (config DATA_DIR, environment
+FEATREG_DATA_DIR, default ``./featreg-data``) in ``snapshots/``, named by their SHA-256 so the
+same file uploaded twice is stored once (and registered once: `add_snapshot` is idempotent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+from werkzeug.datastructures import FileStorage
+
+from registry.analysis.frame_io import CSV_SUFFIXES, PARQUET_SUFFIXES
+from registry.db import session_scope
+from registry.errors import InvalidInput, Problem
+from registry.evidence.importance import latest_reports, report_importance
+from registry.evidence.rollups import feature_usage
+from registry.evidence.snapshots import add_snapshot
+from registry.evidence.usage import record_usage
+from registry.evidence.usage_events import UsageEvent, parse_timestamp, validate_event
+from web.api_errors import actor, register_error_handlers, request_json, request_object
+from web.support import API_PREFIX, db, sessions
+
+api = Blueprint("api_evidence", __name__, url_prefix=API_PREFIX)
+register_error_handlers(api)
+
+DEFAULT_DATA_DIR = "featreg-data"
+SNAPSHOT_SUFFIXES = PARQUET_SUFFIXES + CSV_SUFFIXES
+MAX_EVENTS = 100_000
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    response = jsonify(data)
+    response.status_code = status
+    return response
+
+
+# ----- usage -------------------------------------------------------------------------------------
+
+
+@api.post("/usage")
+def usage() -> Response:
+    """Usage events in the JSON Lines shape, as a JSON array (or {"events": [...]}); all or
+    nothing: any bad event is listed (``event N``) and nothing is stored."""
+    body = request_json()
+    events = body.get("events") if isinstance(body, dict) else body
+    if not isinstance(events, list) or not events:
+        abort(400, description="send a non-empty JSON array of usage events")
+    if len(events) > MAX_EVENTS:
+        abort(413, description=f"at most {MAX_EVENTS} events per request")
+    parsed, problems = [], []
+    for position, raw in enumerate(events, start=1):
+        checked = validate_event(raw)
+        if isinstance(checked, str):
+            problems.append(Problem(checked, field=f"event {position}"))
+        else:
+            parsed.append(UsageEvent(*checked))
+    if problems:
+        raise InvalidInput(problems)
+    with session_scope(sessions()) as session:
+        reads = record_usage(session, parsed)
+    return _json({"events": len(parsed), "reads": reads}, 201)
+
+
+@api.get("/usage/features")
+def usage_by_feature() -> Response:
+    """Last read, reads in 7/30/90 days and readers per feature (``feature`` for one), counted
+    back from ``now`` (ISO 8601, default: the current time)."""
+    now = datetime.now(UTC)
+    if request.args.get("now"):
+        try:
+            now = parse_timestamp(request.args["now"])
+        except ValueError as exc:
+            abort(400, description=f"now: {exc}")
+    feature = request.args.get("feature") or None
+    rows = feature_usage(db(), now, features=None if feature is None else [feature])
+    return _json({name: {**asdict(row), "last_read": row.last_read.isoformat()
+                         if row.last_read else None} for name, row in rows.items()})
+
+
+# ----- importance --------------------------------------------------------------------------------
+
+
+def _report_time(body: dict[str, Any]) -> datetime | None:
+    value = body.get("ts")
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return datetime.fromisoformat(value)  # naive times are refused by the service
+    except ValueError:
+        raise InvalidInput([Problem(f"ts must be an ISO 8601 date-time, not {value!r}",
+                                    field="ts")]) from None
+
+
+@api.post("/importance")
+def importance() -> Response:
+    """One importance report: {consumer, values: {feature: number}, method?, metric?, ts?}."""
+    body = request_object()
+    consumer, values = body.get("consumer"), body.get("values")
+    problems = []
+    if not isinstance(consumer, str) or not consumer:
+        problems.append(Problem("consumer must be a non-empty string", field="consumer"))
+    if not isinstance(values, dict):
+        problems.append(Problem("values must be an object of feature name to number",
+                                field="values"))
+    for key in ("method", "metric"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            problems.append(Problem(f"{key} must be a string", field=key))
+    if problems:
+        raise InvalidInput(problems)
+    ts = _report_time(body)
+    with session_scope(sessions()) as session:
+        report_id, outcome = report_importance(
+            session, str(consumer), dict(values or {}), method=body.get("method"),
+            metric=body.get("metric"), ts=ts, actor=actor(body))
+    return _json({"report_id": report_id, "outcome": outcome}, 201)
+
+
+@api.get("/importance/latest")
+def latest_importance() -> Response:
+    """The latest importance report per consumer (``consumer`` for one)."""
+    consumer = request.args.get("consumer") or None
+    reports = latest_reports(db(), consumers=None if consumer is None else [consumer])
+    return _json({name: report.to_dict() for name, report in reports.items()})
+
+
+# ----- snapshots ---------------------------------------------------------------------------------
+
+
+def data_dir() -> Path:
+    return Path(current_app.config.get("DATA_DIR") or DEFAULT_DATA_DIR)
+
+
+def _suffix(filename: str) -> str:
+    lowered = filename.lower()
+    for suffix in sorted(SNAPSHOT_SUFFIXES, key=len, reverse=True):
+        if lowered.endswith(suffix):
+            return suffix
+    raise InvalidInput([Problem(f"{filename!r}: upload a {', '.join(SNAPSHOT_SUFFIXES)} file",
+                                field="file")])
+
+
+def store_upload(upload: FileStorage) -> Path:
+    """Save an upload under the data directory, named by content (SHA-256)."""
+    suffix = _suffix(upload.filename or "")
+    folder = data_dir() / "snapshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    hasher = hashlib.sha256()
+    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            while block := upload.stream.read(1 << 20):
+                hasher.update(block)
+                out.write(block)
+        target = folder / f"{hasher.hexdigest()}{suffix}"
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
+@api.post("/snapshots")
+def snapshots() -> Response:
+    """Register a data snapshot: multipart upload with ``file`` (Parquet or CSV) and optional
+    ``label``, ``consumer`` and ``name`` (default: the file name without extension)."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        abort(400, description="send the snapshot as a multipart upload in the field 'file'")
+    form = {key: request.form.get(key) or None for key in ("label", "consumer", "name")}
+    path = store_upload(upload)
+    name = form["name"] or Path(upload.filename).stem
+    with session_scope(sessions()) as session:
+        summary = add_snapshot(session, path, label=form["label"], consumer=form["consumer"],
+                               name=name, actor=actor(dict(request.form)))
+    data = asdict(summary)
+    data["created_at"] = summary.created_at.isoformat()
+    return _json(data, 201)

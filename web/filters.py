@@ -1,0 +1,118 @@
+"""Jinja filters: sanitised Markdown, dates, numbers, and links to catalog objects."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import markdown as markdown_lib
+import nh3
+from flask import Flask, request, url_for
+from markupsafe import Markup
+
+MARKDOWN_EXTENSIONS = ["fenced_code", "tables", "sane_lists"]
+URL_SCHEMES = {"http", "https", "mailto"}
+
+
+_converters = threading.local()
+
+
+def _markdown_html(text: str) -> str:
+    """Markdown to (unsanitised) HTML with this thread's converter (building a converter per
+    call costs three times the conversion; converters are not thread-safe)."""
+    converter = getattr(_converters, "markdown", None)
+    if converter is None:
+        converter = _converters.markdown = markdown_lib.Markdown(
+            extensions=MARKDOWN_EXTENSIONS, output_format="html")
+    html: str = converter.reset().convert(text or "")
+    return html
+
+
+@lru_cache(maxsize=2048)
+def render_markdown(text: str) -> Markup:
+    """Markdown to HTML, then sanitised by nh3 (scripts, event handlers, javascript: URLs and
+    raw HTML that is not plain formatting are removed)."""
+    return Markup(nh3.clean(_markdown_html(text), url_schemes=URL_SCHEMES,
+                            link_rel="noopener noreferrer nofollow"))
+
+
+@lru_cache(maxsize=4096)
+def plain_text(text: str) -> Markup:
+    """Markdown reduced to its text (for one-line summaries): no tags, entities escaped."""
+    return Markup(nh3.clean(_markdown_html(text), tags=set()).strip())
+
+
+def format_time(value: str | datetime | None, with_time: bool = True) -> str:
+    """'2026-03-01 12:00 UTC' from an ISO string or datetime ('' for None)."""
+    if value is None or value == "":
+        return ""
+    moment = value if isinstance(value, datetime) else _parse(value)
+    if moment is None:
+        return str(value)
+    if not with_time or (isinstance(value, str) and "T" not in value):
+        return moment.strftime("%Y-%m-%d")
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _parse(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def format_number(value: float | int | None) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def format_percent(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value * 100:.1f}%" if value >= 0.001 else f"{value * 100:.2g}%"
+
+
+OBJECT_PATHS = {"feature": "/features/", "source": "/sources/", "consumer": "/consumers/",
+                "team": "/teams/", "finding": "/findings/"}
+
+
+def object_url(kind: str, name: str | int) -> str:
+    """The page of a catalog object ("feature", "source", "consumer", "team", "finding").
+
+    Built directly rather than with url_for (pages link hundreds of objects); the routes in
+    views_* must match OBJECT_PATHS (a test checks they do). Consumers may be observed
+    principals whose names contain "/" (their route takes a path).
+    """
+    prefix = OBJECT_PATHS.get(kind)
+    if prefix is None:
+        return "#"
+    safe = "/" if kind == "consumer" else ""
+    return f"{request.script_root}{prefix}{quote(str(name), safe=safe)}"
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(markdown=render_markdown, plain=plain_text, when=format_time,
+                                 num=format_number, pct=format_percent)
+    app.jinja_env.globals.update(object_url=object_url, url_with=url_with)
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+
+def url_with(**changes: Any) -> str:
+    """This page's URL with some query arguments changed (None or "" removes one)."""
+    args = request.args.to_dict(flat=False)
+    for key, value in changes.items():
+        if value is None or value == "":
+            args.pop(key, None)
+        else:
+            args[key] = [str(value)]
+    if request.endpoint is None:
+        return quote(request.path) + ("?" + urlencode(args, doseq=True) if args else "")
+    values: dict[str, Any] = {**(request.view_args or {}), **args}
+    return url_for(request.endpoint, **values)

@@ -1,0 +1,124 @@
+"""Graphviz DOT for a graph value (`registry.queries_graph.GraphData.to_dict()`).
+
+Shape says what a node is (feature: rounded box, source: cylinder, consumer: ellipse, a
+principal that is not a registered consumer: dashed octagon); fill says a feature's status
+(deprecated orange, retired grey); a thick coloured border says it has active findings (red
+critical, amber warning, blue info). Undeclared reads are dashed red edges; edges on a feedback
+loop are thick purple. Nodes are clustered by owner.
+
+Every label, tooltip and cluster title is escaped with `graphviz.escape` (no HTML-like labels,
+no backslash escapes); node identifiers are synthetic (n0, n1, …) so hostile names never reach
+DOT syntax. Output is deterministic: nodes, clusters and edges are emitted in sorted order.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import graphviz
+
+UrlFor = Callable[[str, str], str]
+
+SHAPES = {"feature": ("box", "rounded,filled"), "source": ("cylinder", "filled"),
+          "consumer": ("ellipse", "filled")}
+STATUS_FILL = {"active": "#ffffff", "deprecated": "#fde7c2", "retired": "#e2e2e2"}
+TYPE_FILL = {"source": "#e6f0fb", "consumer": "#e7f6ec", "feature": "#ffffff"}
+SEVERITY_COLOUR = {"critical": "#b91c1c", "warning": "#d97706", "info": "#2563eb"}
+EDGE_STYLE = {
+    "source": {"color": "#64748b"},
+    "depends": {"color": "#64748b"},
+    "declared": {"color": "#16a34a"},
+    "produces": {"color": "#0e7490", "style": "bold"},
+    "undeclared": {"color": "#dc2626", "style": "dashed", "penwidth": "1.6"},
+}
+LOOP_STYLE = {"color": "#7c3aed", "penwidth": "2.6"}
+LABEL_LIMIT = 48
+
+
+def _label(name: str) -> str:
+    shown = name if len(name) <= LABEL_LIMIT else name[: LABEL_LIMIT - 1] + "…"
+    return graphviz.escape(shown)
+
+
+def _tooltip(node: dict[str, Any]) -> str:
+    parts = [f"{node['type']} {node['name']}"]
+    if node.get("owner"):
+        parts.append(f"owner: {node['owner']}")
+    if node.get("status") and node["status"] != "active":
+        parts.append(f"status: {node['status']}")
+    if not node.get("registered"):
+        parts.append("not a registered consumer")
+    if node.get("findings"):
+        parts.append("findings: " + ", ".join(node["findings"]))
+    if node.get("loop"):
+        parts.append("on a feedback loop")
+    return graphviz.escape(" | ".join(parts))
+
+
+def _node_attrs(node: dict[str, Any], url_for: UrlFor, focus: str | None) -> dict[str, str]:
+    shape, style = SHAPES.get(node["type"], ("box", "filled"))
+    fill = TYPE_FILL.get(node["type"], "#ffffff")
+    if node["type"] == "feature":
+        fill = STATUS_FILL.get(node.get("status") or "active", "#ffffff")
+    attrs = {"label": _label(node["name"]), "tooltip": _tooltip(node), "shape": shape,
+             "style": style, "fillcolor": fill, "color": "#475569", "penwidth": "1",
+             "URL": graphviz.escape(url_for(node["type"], node["name"])),
+             "target": "_top", "id": f"node-{hash_name(node['id'])}"}
+    if node["type"] == "consumer" and not node.get("registered"):
+        attrs.update(shape="octagon", style="dashed,filled", fillcolor="#fdecec")
+    if node.get("severity"):
+        attrs.update(color=SEVERITY_COLOUR.get(node["severity"], "#475569"), penwidth="2.4")
+    if node.get("loop"):
+        attrs.update(peripheries="2")
+    if node["id"] == focus:
+        attrs.update(penwidth="3.2", fontname="Helvetica-Bold")
+    return attrs
+
+
+def hash_name(text: str) -> int:
+    """A stable small integer for an element id (Python's hash() is salted per process)."""
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def build_dot(graph: dict[str, Any], url_for: UrlFor, *, cluster_by_owner: bool = True,
+              rankdir: str = "LR") -> str:
+    """The DOT source of a graph dict (nodes, edges, focus)."""
+    dot = graphviz.Digraph(
+        "featreg",
+        graph_attr={"rankdir": rankdir, "bgcolor": "transparent", "fontname": "Helvetica",
+                    "fontsize": "11", "nodesep": "0.25", "ranksep": "0.6", "newrank": "true"},
+        node_attr={"fontname": "Helvetica", "fontsize": "11", "height": "0.3",
+                   "margin": "0.12,0.04"},
+        edge_attr={"arrowsize": "0.6", "color": "#64748b"},
+    )
+    nodes = sorted(graph["nodes"], key=lambda n: n["id"])
+    ids = {node["id"]: f"n{i}" for i, node in enumerate(nodes)}
+    focus = graph.get("focus")
+    clusters: dict[str, list[dict[str, Any]]] = {}
+    loose: list[dict[str, Any]] = []
+    for node in nodes:
+        if cluster_by_owner and node.get("owner"):
+            clusters.setdefault(node["owner"], []).append(node)
+        else:
+            loose.append(node)
+    for index, owner in enumerate(sorted(clusters)):
+        with dot.subgraph(name=f"cluster_{index}") as sub:
+            sub.attr(label=_label(owner), tooltip=graphviz.escape(f"owner: {owner}"),
+                     style="rounded,dashed", color="#94a3b8", fontcolor="#334155",
+                     fontsize="12", labeljust="l")
+            for node in clusters[owner]:
+                sub.node(ids[node["id"]], **_node_attrs(node, url_for, focus))
+    for node in loose:
+        dot.node(ids[node["id"]], **_node_attrs(node, url_for, focus))
+    for edge in sorted(graph["edges"], key=lambda e: (e["from"], e["to"])):
+        if edge["from"] not in ids or edge["to"] not in ids:
+            continue
+        style = dict(EDGE_STYLE.get(edge["kind"], {}))
+        if edge.get("loop"):
+            style.update(LOOP_STYLE)
+        tooltip = f"{edge['kind']}: {edge['from']} → {edge['to']}"
+        dot.edge(ids[edge["from"]], ids[edge["to"]], tooltip=graphviz.escape(tooltip),
+                 **style)
+    return dot.source

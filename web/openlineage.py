@@ -1,0 +1,83 @@
+"""OpenLineage endpoint: ``POST /api/v1/lineage`` (one event, where the openlineage-python
+client's HTTP transport posts by default) and ``POST /api/v1/lineage/batch`` (a JSON array of
+events, or ``{"events": [...]}``). Bodies may be gzip-compressed (``Content-Encoding: gzip``,
+the client's ``compression: gzip``). 201 when something new was recorded, 200 when every event
+had been received before (client retries), 400 with the reason for a malformed event.
+
+The mapping rules live in `registry.evidence.openlineage`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, request
+from sqlalchemy.exc import IntegrityError
+
+from registry.db import session_scope
+from registry.evidence.openlineage import (
+    LineageIngestSummary,
+    ingest_lineage_events,
+    observed_datasets,
+)
+from registry.queries_common import clamp_int
+from web.api_errors import register_error_handlers, request_json
+from web.support import API_PREFIX, db, sessions
+
+api = Blueprint("openlineage", __name__, url_prefix=API_PREFIX)
+register_error_handlers(api)
+
+MAX_BATCH = 10_000
+ATTEMPTS = 3
+
+
+def _store(events: list[Any]) -> LineageIngestSummary:
+    for _attempt in range(ATTEMPTS - 1):
+        try:
+            with session_scope(sessions()) as session:
+                return ingest_lineage_events(session, events)
+        except IntegrityError:
+            # The same event (or a first sighting of the same dataset) was being stored by a
+            # concurrent request; run again: what it stored is now seen as already received.
+            continue
+    with session_scope(sessions()) as session:
+        return ingest_lineage_events(session, events)
+
+
+def _ingest(events: list[Any]) -> Response:
+    summary = _store(events)
+    response = jsonify({"events": summary.events, "duplicates": summary.duplicates,
+                        "ignored": summary.ignored, "reads": summary.reads,
+                        "results": summary.results})
+    response.status_code = 201 if summary.events > summary.duplicates else 200
+    return response
+
+
+@api.post("/lineage")
+def lineage_event() -> Response:
+    """One OpenLineage RunEvent."""
+    return _ingest([request_json()])
+
+
+@api.post("/lineage/batch")
+def lineage_batch() -> Response:
+    """Several OpenLineage events, all or nothing."""
+    body = request_json()
+    events = body.get("events") if isinstance(body, dict) else body
+    if not isinstance(events, list):
+        abort(400, description='send a JSON array of OpenLineage events (or {"events": [...]})')
+    if len(events) > MAX_BATCH:
+        abort(413, description=f"at most {MAX_BATCH} events per batch")
+    return _ingest(events)
+
+
+@api.get("/openlineage/datasets")
+def datasets() -> Response:
+    """Datasets jobs were seen reading (``input``) and writing (``output``), newest first."""
+    direction = request.args.get("direction") or None
+    if direction not in (None, "input", "output"):
+        abort(400, description="direction must be input or output")
+    rows = observed_datasets(db(), principal=request.args.get("principal") or None,
+                             direction=direction,
+                             limit=clamp_int(request.args.get("limit"), 1000, 1, 10_000))
+    return jsonify(rows)

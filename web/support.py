@@ -1,0 +1,132 @@
+"""What every view shares: the request's database session, HTML-or-JSON responses, errors,
+security headers, and the app-wide helpers (filters, form tokens, the SVG renderer)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
+
+from registry.errors import FeatregError, NotFound
+
+API_PREFIX = "/api/v1"
+T = TypeVar("T")
+_memo_lock = threading.Lock()
+
+# Pages may only load what the app serves itself; no inline scripts (a name or a description
+# that smuggles <script> in could not run even if it were ever left unescaped).
+PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+            "frame-ancestors 'self'")
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+
+
+def sessions() -> sessionmaker[Session]:
+    """The app's session factory (for units of work that commit: `session_scope(sessions())`)."""
+    factory: sessionmaker[Session] = current_app.extensions["featreg_sessions"]
+    return factory
+
+
+def svg_response(svg: str) -> Response:
+    """A stand-alone SVG image (never allowed to run anything)."""
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = SVG_CSP
+    response.headers["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+def memo(name: str, version: object, compute: Callable[[], T]) -> T:
+    """An app-wide cached value, recomputed when `version` changes (see catalog_version)."""
+    store: dict[str, tuple[object, Any]] = current_app.extensions.setdefault("featreg_memo", {})
+    held = store.get(name)
+    if held is not None and held[0] == version:
+        return held[1]  # type: ignore[no-any-return]
+    with _memo_lock:  # one thread computes, the others wait for its value
+        held = store.get(name)
+        if held is not None and held[0] == version:
+            return held[1]  # type: ignore[no-any-return]
+        value = compute()
+        store[name] = (version, value)
+        return value
+
+
+def db() -> Session:
+    """The request's read session (opened on first use, closed when the request ends)."""
+    if "featreg_session" not in g:
+        g.featreg_session = sessions()()
+    session: Session = g.featreg_session
+    return session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("featreg_session", None)
+    if session is not None:
+        session.rollback()
+        session.close()
+
+
+def wants_json() -> bool:
+    """JSON under /api/v1/ or with ?format=json; HTML otherwise."""
+    return request.path.startswith(API_PREFIX + "/") or request.path == API_PREFIX \
+        or request.args.get("format") == "json"
+
+
+def respond(template: str, data: Any, status: int = 200, **page: Any) -> Response:
+    """One view, two answers: `data` as JSON, or the template with `data` and page extras."""
+    if wants_json():
+        response = jsonify(data)
+    else:
+        response = Response(render_template(template, data=data, **page))
+    response.status_code = status
+    return response
+
+
+def _error(status: int, title: str, message: str) -> Response:
+    if wants_json():
+        response = jsonify({"error": title, "message": message, "status": status})
+    else:
+        response = Response(render_template("error.html", status=status, title=title,
+                                            message=message))
+    response.status_code = status
+    return response
+
+
+def _not_found(exc: NotFound) -> Response:
+    return _error(404, "Not found", str(exc))
+
+
+def _bad_input(exc: FeatregError | ValueError) -> Response:
+    return _error(400, "Bad request", str(exc))
+
+
+def _http(exc: HTTPException) -> Response:
+    return _error(exc.code or 500, exc.name, exc.description or exc.name)
+
+
+def _headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    from web import csrf, filters
+    from web.graph_render import SvgRenderer
+
+    app.teardown_appcontext(_close_session)
+    app.register_error_handler(NotFound, _not_found)
+    app.register_error_handler(FeatregError, _bad_input)
+    app.register_error_handler(HTTPException, _http)
+    app.after_request(_headers)
+    filters.init_app(app)
+    csrf.init_app(app)
+    app.extensions["featreg_svg"] = SvgRenderer(
+        cache_size=int(app.config["GRAPH_CACHE_SIZE"]),
+        cache_dir=app.config.get("GRAPH_CACHE_DIR"))

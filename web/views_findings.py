@@ -1,0 +1,101 @@
+"""Findings (list, detail, acknowledge / suppress / reopen), weekly reports, scheduler jobs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+from flask import Blueprint, Response, abort, redirect, request, url_for
+
+from registry import queries, queries_ops
+from registry.db import session_scope
+from registry.errors import FeatregError, NotFound
+from registry.findings import finding_to_dict, get_finding, set_status
+from registry.queries_common import object_history
+from web import csrf
+from web.support import API_PREFIX, db, respond, sessions
+
+bp = Blueprint("findings", __name__)
+api = Blueprint("findings_api", __name__, url_prefix=API_PREFIX)
+ACTIONS = {"acknowledge": "acknowledged", "suppress": "suppressed", "reopen": "open"}
+
+
+@bp.get("/findings")
+@api.get("/findings")
+def findings() -> Response:
+    query = queries.FindingsQuery.from_args(request.args)
+    return respond("findings.html", queries.findings_page(db(), query), query=query,
+                   facets=queries.findings_facets(db()))
+
+
+@bp.get("/findings/<int:finding_id>")
+@api.get("/findings/<int:finding_id>")
+def finding(finding_id: int) -> Response:
+    data = finding_to_dict(get_finding(db(), finding_id))
+    data["history"] = object_history(db(), "finding", str(finding_id))
+    return respond("finding.html", data)
+
+
+def _actor() -> str:
+    given = (request.form.get("actor") or "").strip()[:120]
+    return given or request.headers.get("X-Remote-User", "")[:120] or "web"
+
+
+def _until(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        day = datetime.fromisoformat(raw).date()
+    except ValueError as exc:
+        raise FeatregError(f"'until' must be a date (YYYY-MM-DD), not {raw!r}") from exc
+    return datetime.combine(day, time(0, 0), tzinfo=UTC)
+
+
+@bp.post("/findings/<int:finding_id>/status")
+def change_status(finding_id: int) -> Response:
+    """Acknowledge, suppress (optionally until a date) or reopen a finding, with a reason."""
+    csrf.check_form()
+    status = ACTIONS.get(request.form.get("action", ""))
+    if status is None:
+        abort(400, description="action must be acknowledge, suppress or reopen")
+    with session_scope(sessions()) as session:
+        set_status(session, finding_id, status=status, reason=request.form.get("reason", ""),
+                   actor=_actor(), now=datetime.now(UTC),
+                   until=_until(request.form.get("until")))
+    target = request.form.get("next") or ""
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("findings.finding", finding_id=finding_id)
+    return redirect(target, code=303)  # type: ignore[return-value]
+
+
+@bp.get("/reports")
+@api.get("/reports")
+def reports() -> Response:
+    return respond("reports.html", queries_ops.reports_list(db(), dict(request.args)))
+
+
+@bp.get("/reports/<int:report_id>")
+@api.get("/reports/<int:report_id>")
+def report(report_id: int) -> Response:
+    detail = queries_ops.report_detail(db(), report_id)
+    if detail is None:
+        raise NotFound(f"no weekly report with id {report_id}")
+    return respond("report.html", detail)
+
+
+@bp.get("/reports/<int:report_id>/page")
+def report_page(report_id: int) -> Response:
+    """The report's own HTML document, sandboxed (no scripts, no same-origin access)."""
+    detail = queries_ops.report_detail(db(), report_id)
+    html = (detail or {}).get("report", {}).get("html")
+    if not isinstance(html, str):
+        raise NotFound(f"weekly report {report_id} has no HTML version")
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = (
+        "sandbox; default-src 'none'; img-src data: 'self'; style-src 'unsafe-inline'")
+    return response
+
+
+@bp.get("/jobs")
+@api.get("/jobs")
+def jobs() -> Response:
+    return respond("jobs.html", queries_ops.jobs_list(db(), dict(request.args)))

@@ -1,0 +1,82 @@
+"""The graph explorer, lineage of any object, impact of a source, closure of a consumer."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from registry import queries_graph
+from registry.errors import FeatregError
+from registry.queries import catalog_version, teams_list
+from registry.queries_common import clamp_int
+from web.graph_render import choose_engine
+from web.graphs import MAX_DEPTH, draw, graph_args, graph_dot, renderer
+from web.support import API_PREFIX, db, memo, respond, svg_response
+
+bp = Blueprint("graphs", __name__)
+api = Blueprint("graphs_api", __name__, url_prefix=API_PREFIX)
+
+
+def _flag(name: str, default: bool = True) -> bool:
+    value = request.args.get(name)
+    return default if value is None else value not in ("0", "false", "no", "off", "")
+
+
+@bp.get("/graph")
+@api.get("/graph")
+def explorer() -> Response:
+    team = request.args.get("team") or None
+    args = graph_args(default_depth=1)
+    cluster = _flag("cluster")
+    session = db()
+    flow = memo("catalog_flow", catalog_version(session),
+                lambda: queries_graph.catalog_flow(session))
+    graph = queries_graph.catalog_graph(session, team=team, depth=args["depth"],
+                                        limit=args["limit"], undeclared=_flag("undeclared"),
+                                        flow=flow).to_dict()
+    output = request.args.get("format")
+    if output == "dot":
+        return Response(graph_dot(graph, cluster_by_owner=cluster), mimetype="text/plain")
+    if output == "svg":
+        engine = choose_engine(len(graph["nodes"]), len(graph["edges"]))
+        return svg_response(renderer().render(graph_dot(graph, cluster_by_owner=cluster),
+                                              engine))
+    settings = {"team": team, "cluster": cluster, "undeclared": _flag("undeclared"), **args}
+    return respond("graph.html", {"settings": settings, **graph},
+                   graph_svg=None if output == "json" else draw(graph, cluster_by_owner=cluster),
+                   teams=_team_names(), fit=_flag("fit"))
+
+
+def _team_names() -> list[str]:
+    return [t["name"] for t in teams_list(db())]
+
+
+@bp.get("/lineage/<path:name>")
+@api.get("/lineage/<path:name>")
+def lineage(name: str) -> Response:
+    direction = request.args.get("direction", "both")
+    raw_depth = request.args.get("depth")
+    depth = clamp_int(raw_depth, 2, 1, 1000) if raw_depth else None
+    try:
+        listing = queries_graph.lineage_listing(db(), name, direction=direction, depth=depth)
+    except ValueError as exc:
+        raise FeatregError(str(exc)) from exc
+    if request.path.startswith(API_PREFIX) or request.args.get("format") == "json":
+        return respond("lineage.html", listing)
+    args = graph_args()
+    args["depth"] = min(depth or args["depth"], MAX_DEPTH)
+    graph = queries_graph.neighbourhood(db(), name, **args).to_dict()
+    return respond("lineage.html", listing, graph_svg=draw(graph), graph_args=args)
+
+
+@api.get("/impact/<name>")
+@bp.get("/impact/<name>")
+def impact(name: str) -> Response:
+    return respond("listing.html", queries_graph.impact_listing(db(), name),
+                   title=f"Impact of source {name}")
+
+
+@api.get("/closure/<path:name>")
+@bp.get("/closure/<path:name>")
+def closure(name: str) -> Response:
+    return respond("listing.html", queries_graph.closure_listing(db(), name),
+                   title=f"Data dependencies of {name}")

@@ -1,0 +1,71 @@
+"""Source, consumer (and observed principal), configuration diff, teams — with JSON twins."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from registry import queries, queries_graph
+from registry.queries_common import clamp_int
+from registry.queries_detail import (
+    consumer_config_diff,
+    consumer_detail,
+    source_detail,
+    team_detail,
+)
+from web.graphs import draw, graph_args
+from web.support import API_PREFIX, db, respond
+
+bp = Blueprint("objects", __name__)
+api = Blueprint("objects_api", __name__, url_prefix=API_PREFIX)
+
+
+def _wants_svg() -> bool:
+    return request.args.get("format") != "json"
+
+
+@bp.get("/sources/<name>")
+@api.get("/sources/<name>")
+def source(name: str) -> Response:
+    session = db()
+    detail = source_detail(session, name)
+    args = graph_args(default_depth=3, default_direction="downstream")
+    graph = queries_graph.neighbourhood(session, name, node_type="source", **args).to_dict()
+    return respond("source.html", {**detail, "graph": graph}, graph_args=args,
+                   graph_svg=draw(graph) if _wants_svg() else None)
+
+
+@bp.get("/consumers/<path:name>")
+@api.get("/consumers/<path:name>")
+def consumer(name: str) -> Response:
+    session = db()
+    detail = consumer_detail(session, name)
+    args = graph_args(default_depth=2, default_direction="upstream")
+    graph: dict[str, object] = {"nodes": [], "edges": []}
+    if detail["registered"]:
+        graph = queries_graph.neighbourhood(session, name, node_type="consumer",
+                                            **args).to_dict()
+    return respond("consumer.html", {**detail, "graph": graph}, graph_args=args,
+                   graph_svg=draw(graph) if _wants_svg() and detail["registered"] else None)
+
+
+@bp.get("/consumers/<path:name>/changes")
+@api.get("/consumers/<path:name>/changes")
+def consumer_changes(name: str) -> Response:
+    before = request.args.get("before")
+    after = request.args.get("after")
+    diff = consumer_config_diff(
+        db(), name, before=clamp_int(before, 0, 0, 2**62) if before else None,
+        after=clamp_int(after, 0, 0, 2**62) if after else None)
+    return respond("consumer_changes.html", diff)
+
+
+@bp.get("/teams")
+@api.get("/teams")
+def teams() -> Response:
+    return respond("teams.html", queries.teams_list(db()))
+
+
+@bp.get("/teams/<name>")
+@api.get("/teams/<name>")
+def team(name: str) -> Response:
+    return respond("team.html", team_detail(db(), name))
