@@ -13,6 +13,7 @@ Wire format (shared with `web/`): a plan is `plan_to_dict`; an error response is
 
 from __future__ import annotations
 
+import builtins
 import json
 import mimetypes
 import os
@@ -20,7 +21,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import date, datetime
@@ -121,7 +122,7 @@ class HttpClient:
         self.url = url.rstrip("/")
         self.actor = resolve_actor(actor)
         self.timeout = timeout
-        self._batch: list[tuple[str, dict[str, Any]]] | None = None
+        self._batch: builtins.list[tuple[str, dict[str, Any]]] | None = None
         self._bundle: str | None = None
 
     # -- transport ----------------------------------------------------------------------------
@@ -165,7 +166,7 @@ class HttpClient:
             return None
         return self._apply([(kind, fields)], label=f"sdk {kind} {fields.get('name')}")
 
-    def _apply(self, entries: list[tuple[str, Mapping[str, Any]]], label: str) -> Plan:
+    def _apply(self, entries: Sequence[tuple[str, Mapping[str, Any]]], label: str) -> Plan:
         body = {"label": label[:255],
                 "entries": [{"kind": kind, "fields": dict(fields)} for kind, fields in entries]}
         return plan_from_dict(self._request("POST", "/register", body=body))
@@ -184,8 +185,8 @@ class HttpClient:
 
     def register_feature(
         self, name: str, *, owner: str, dtype: str, description: str | None = None,
-        sources: list[str] | None = None, depends_on: list[str] | None = None,
-        bundle: str | None = None, tags: list[str] | None = None,
+        sources: builtins.list[str] | None = None, depends_on: builtins.list[str] | None = None,
+        bundle: str | None = None, tags: builtins.list[str] | None = None,
         created: date | datetime | str | None = None, cost: float | None = None,
     ) -> Plan | None:
         """Register (or redeclare whole) a feature. Lifecycle fields are kept as stored."""
@@ -195,10 +196,11 @@ class HttpClient:
             "created": created, "cost": cost,
         })
 
-    def register_consumer(self, name: str, *, kind: str, owner: str,
-                          features: list[str] | None = None, produces: list[str] | None = None,
-                          description: str | None = None, version: str | None = None
-                          ) -> Plan | None:
+    def register_consumer(
+        self, name: str, *, kind: str, owner: str, features: builtins.list[str] | None = None,
+        produces: builtins.list[str] | None = None, description: str | None = None,
+        version: str | None = None,
+    ) -> Plan | None:
         return self._register("consumers", {
             "name": name, "kind": kind, "owner": owner, "features": features,
             "produces": produces, "description": description, "version": version,
@@ -251,38 +253,38 @@ class HttpClient:
         return result
 
     def list(self, *, owner: str | None = None, status: str | None = None,
-             tag: str | None = None, search: str | None = None) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._request(
+             tag: str | None = None, search: str | None = None) -> builtins.list[dict[str, Any]]:
+        result: builtins.list[dict[str, Any]] = self._request(
             "GET", "/catalog/features",
             query={"owner": owner, "status": status, "tag": tag, "search": search})
         return result
 
-    def search(self, text: str) -> list[dict[str, Any]]:
+    def search(self, text: str) -> builtins.list[dict[str, Any]]:
         return self.list(search=text)
 
     def lineage(self, name: str, *, upstream: bool = False, depth: int | None = None
-                ) -> list[dict[str, Any]]:
+                ) -> builtins.list[dict[str, Any]]:
         direction = "upstream" if upstream else "downstream"
         listing = self._request("GET", f"/lineage/{self._quote(name)}",
                                 query={"direction": direction, "depth": depth})
         return list(listing[direction])
 
-    def impact(self, source: str) -> list[dict[str, Any]]:
+    def impact(self, source: str) -> builtins.list[dict[str, Any]]:
         return list(self._request("GET", f"/impact/{self._quote(source)}")["nodes"])
 
-    def closure(self, consumer: str) -> list[dict[str, Any]]:
+    def closure(self, consumer: str) -> builtins.list[dict[str, Any]]:
         return list(self._request("GET", f"/closure/{self._quote(consumer)}")["nodes"])
 
-    def history(self, name: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._request(
+    def history(self, name: str | None = None, limit: int = 200) -> builtins.list[dict[str, Any]]:
+        result: builtins.list[dict[str, Any]] = self._request(
             "GET", "/catalog/history", query={"name": name, "limit": limit})
         return result
 
     # -- evidence -----------------------------------------------------------------------------
-    def _post_usage(self, events: list[dict[str, Any]]) -> int:
+    def _post_usage(self, events: builtins.list[dict[str, Any]]) -> int:
         return int(self._request("POST", "/usage", body=events)["reads"])
 
-    def log_usage(self, consumer: str, features: str | list[str], count: int = 1,
+    def log_usage(self, consumer: str, features: str | builtins.list[str], count: int = 1,
                   ts: datetime | None = None) -> int:
         """Record ``count`` reads of each feature by ``consumer`` (at ``ts``, default now);
         returns the reads recorded."""

@@ -16,12 +16,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Config (environment variables prefixed FEATREG_, or test_config): DATABASE_URL,
     SECRET_KEY (signs the session that holds the form token; random per process by default),
     GRAPH_CACHE_SIZE (rendered SVGs kept in memory), GRAPH_CACHE_DIR (optional on-disk cache),
-    GRAPH_NODE_LIMIT (largest graph drawn at once).
+    GRAPH_NODE_LIMIT (largest graph drawn at once), DATA_DIR (where uploaded snapshots are
+    kept; default ./featreg-data).
     """
     app = Flask(__name__)
     app.config.from_mapping(DATABASE_URL=database_url(None), GRAPH_CACHE_SIZE=1024,
                             GRAPH_CACHE_DIR=None, GRAPH_NODE_LIMIT=500,
-                            SECRET_KEY=secrets.token_hex(32), JSON_SORT_KEYS=False)
+                            SECRET_KEY=secrets.token_hex(32), JSON_SORT_KEYS=False,
+                            DATA_DIR="featreg-data")
     app.config.from_prefixed_env("FEATREG")
     if test_config:
         app.config.update(test_config)

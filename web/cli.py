@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -35,6 +36,8 @@ def _serve(url: str, host: str, port: int, threads: int, workers: int) -> None:
     """Serve with waitress: one process, or `workers` processes sharing one listening socket
     (Python runs one thread at a time per process; processes use every core)."""
     listener = socket.create_server((host, port), reuse_port=False)
+    # one form-signing key for every worker process (else a token from one fails in another)
+    os.environ.setdefault("FEATREG_SECRET_KEY", secrets.token_hex(32))
     click.echo(f"Featreg on http://{host}:{port}/ ({workers} worker process"
                f"{'' if workers == 1 else 'es'} x {threads} threads, database {url})")
     if workers == 1:

@@ -18,14 +18,16 @@ Results equal ``pandas.DataFrame.corr()`` (default ``min_periods=1``) to about 1
   decreasing ``max(|pearson|, |spearman|)`` rounded to 12 decimals (so last-bit noise cannot
   reorder ties such as exact copies), then by the column positions of ``a`` and ``b``.
 
-How it is fast: columns without missing values are centred and scaled (float64) and every pair
-comes from one BLAS product ``Z.T @ Z``; Spearman does the same on ranks. Pairs with a column
-that has missing values use masked products (sums of x, x², y, y², xy and counts over each
-pair's common rows) -- still BLAS -- and any pair whose masked sums cancel badly is recomputed
-directly. Spearman pairs with missing values must be ranked on their common rows: each column
-is sorted once, and a pair's ranks come from a cumulative count of common rows in that order
-(linear in rows, vectorised over columns). Columns are processed in blocks so the working copies
-stay within ``memory_budget`` bytes.
+How it is fast: every sum a correlation needs (of xy, x, x², y, y² and counts over each pair's
+common rows) adds up over rows, so the columns are centred a chunk of rows at a time (a few
+tens of MB, cache-sized) and each chunk adds its BLAS products -- ``Z.T @ Z`` for columns with
+no missing values, masked products for the others -- to K x K accumulators. Every value is
+centred once, and memory is the frame plus one chunk plus the accumulators. Pairs whose masked
+sums cancel badly (or overflow) are recomputed directly. Spearman sorts each column once; the
+centred ranks of complete columns are half-integers, exact in float32, so their sums are exact.
+Spearman pairs with missing values are ranked on their common rows, as pandas does: a pair's
+ranks come from a cumulative count of common rows in each column's sorted order (linear in
+rows, vectorised, threaded).
 """
 
 from __future__ import annotations
@@ -43,9 +45,10 @@ from registry.analysis.column_stats import as_float_array, column_kind
 
 Method = Literal["pearson", "spearman", "both"]
 _Methods = tuple[Literal["pearson", "spearman"], ...]
-DEFAULT_MEMORY_BUDGET = 512 * 2**20
+_CHUNK_BYTES = 32 * 2**20  # one chunk of rows of centred values
+_RERANK_BYTES = 64 * 2**20  # per-thread working set when re-ranking Spearman pairs
 _CANCELLATION_LIMIT = 100.0  # masked sums that lose more than this factor are recomputed
-_CHUNK_BYTES = 64 * 2**20  # per-thread working set when re-ranking Spearman pairs
+_TINY = 1e-250  # sums of squares below this may have lost digits to underflow
 _TIE_DECIMALS = 12  # strengths equal to this many decimals are ordered by column position
 
 
@@ -88,14 +91,14 @@ def correlated_pairs(
     method: Method = "both",
     columns: list[str] | None = None,
     *,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    chunk_rows: int | None = None,
 ) -> list[CorrelatedPair]:
     """Pairs of numeric columns with |r| >= ``threshold`` (for ``both``: either |r|)."""
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be between 0 and 1, not {threshold}")
     methods: tuple[Literal["pearson", "spearman"], ...] = (
         ("pearson", "spearman") if method == "both" else (method,))
-    matrices = [correlation_matrix(frame, m, columns, memory_budget=memory_budget)
+    matrices = [correlation_matrix(frame, m, columns, chunk_rows=chunk_rows)
                 for m in _check_methods(methods)]
     with np.errstate(invalid="ignore"):
         strength = np.fmax.reduce([np.abs(m.values) for m in matrices])
@@ -121,19 +124,23 @@ def correlation_matrix(
     method: Literal["pearson", "spearman"] = "pearson",
     columns: Sequence[str] | None = None,
     *,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    chunk_rows: int | None = None,
 ) -> CorrelationMatrix:
-    """Correlation of every pair of numeric columns (see the module docstring)."""
+    """Correlation of every pair of numeric columns (see the module docstring).
+
+    ``chunk_rows`` (rows summed per step) only trades speed for memory; by default a chunk of
+    all columns takes about 32 MB.
+    """
     _check_methods((method,))
-    data = _NumericColumns(frame, columns)
+    data = _NumericColumns(frame, columns, chunk_rows)
     k = len(data.usable)
     values = np.full((k, k), np.nan)
     counts = np.zeros((k, k), dtype=np.int64)
     with np.errstate(all="ignore"):
         if method == "pearson":
-            _pearson(data, values, counts, memory_budget)
+            _pearson(data, values, counts)
         else:
-            _spearman(data, values, counts, memory_budget)
+            _spearman(data, values, counts)
     np.clip(values, -1.0, 1.0, out=values)
     values[np.arange(k), np.arange(k)] = 1.0
     counts[np.arange(k), np.arange(k)] = data.counts
@@ -165,7 +172,8 @@ class _NumericColumns:
     other attribute is indexed like ``usable``.
     """
 
-    def __init__(self, frame: pd.DataFrame, columns: Sequence[str] | None) -> None:
+    def __init__(self, frame: pd.DataFrame, columns: Sequence[str] | None,
+                 chunk_rows: int | None = None) -> None:
         if columns is not None:
             unknown = sorted(set(columns) - {str(c) for c in frame.columns})
             if unknown:
@@ -176,161 +184,184 @@ class _NumericColumns:
         numeric = [s for s in selected if column_kind(s) in ("numeric", "boolean")]
         self.names = [str(s.name) for s in numeric]
         self.rows = len(frame)
-        complete: list[tuple[int, np.ndarray]] = []
-        partial: list[tuple[int, np.ndarray, np.ndarray]] = []
+        complete: list[tuple[int, np.ndarray, float, None]] = []
+        partial: list[tuple[int, np.ndarray, float, np.ndarray | None]] = []
         with np.errstate(all="ignore"):
             for index, series in enumerate(numeric):
                 values = as_float_array(series)
-                if self.rows >= 2 and np.isfinite(values.sum()):
-                    if values.min() < values.max():
-                        complete.append((index, values))
+                total = values.sum()
+                if self.rows >= 2 and np.isfinite(total):
+                    if _varies(values):
+                        complete.append((index, values, total / self.rows, None))
                     continue
                 finite = np.isfinite(values)
                 present = values[finite]
-                if present.size >= 2 and present.min() < present.max():
-                    partial.append((index, np.where(finite, values, np.nan), finite))
+                if present.size >= 2 and _varies(present):
+                    kept = np.where(finite, values, np.nan)
+                    partial.append((index, kept, present.mean(), finite))
+        columns_kept = complete + partial
         self.complete_count = len(complete)
-        self.usable = [c[0] for c in complete] + [p[0] for p in partial]
-        self.values = [c[1] for c in complete] + [p[1] for p in partial]
-        self.finite: list[np.ndarray | None] = [None] * len(complete) + [p[2] for p in partial]
-        self.counts = np.array([self.rows] * len(complete) + [int(p[2].sum()) for p in partial],
+        self.usable = [c[0] for c in columns_kept]
+        self.values = [c[1] for c in columns_kept]
+        self.means = [float(c[2]) for c in columns_kept]
+        self.finite: list[np.ndarray | None] = [c[3] for c in columns_kept]
+        self.counts = np.array([self.rows if f is None else int(f.sum()) for f in self.finite],
                                dtype=np.int64)
+        self.chunk_rows = chunk_rows
 
-    def blocks(self, partial: bool, budget: int, arrays_per_column: int) -> list[np.ndarray]:
-        """Index blocks over the complete (or the partial) usable columns: one block when they
-        fit in ``budget`` bytes, else blocks of which two fit."""
-        start, end = (self.complete_count, len(self.usable)) if partial else (
-            0, self.complete_count)
-        column_bytes = max(1, self.rows) * 8 * arrays_per_column
-        if (end - start) * column_bytes <= budget:
-            width = max(1, end - start)
-        else:
-            width = max(1, budget // (2 * column_bytes))
-        return [np.arange(s, min(s + width, end)) for s in range(start, end, width)]
+    def row_chunks(self, width: int) -> list[slice]:
+        """Consecutive row ranges; a chunk of ``width`` float64 columns takes ~_CHUNK_BYTES."""
+        step = self.chunk_rows or max(256, _CHUNK_BYTES // (8 * max(1, width)))
+        return [slice(s, min(s + step, self.rows)) for s in range(0, self.rows, step)]
 
+    def centred(self, index: range, rows: slice) -> np.ndarray:
+        """Rows of columns ``index`` minus their means, 0 where missing (column-major)."""
+        chunk = np.empty((rows.stop - rows.start, len(index)), order="F")
+        for k, c in enumerate(index):
+            np.subtract(self.values[c][rows], self.means[c], out=chunk[:, k])
+        if index and self.finite[index[0]] is not None:
+            np.nan_to_num(chunk, copy=False, nan=0.0)
+        return chunk
 
-@dataclass
-class _Block:
-    index: np.ndarray  # usable-column indices
-    z: np.ndarray  # (rows, width) Fortran order, centred and scaled, 0 where missing
-    mask: np.ndarray | None  # (rows, width) 0/1 float64, None when no value is missing
-
-
-def _standardised(data: _NumericColumns, index: np.ndarray) -> _Block:
-    z = np.empty((data.rows, len(index)), order="F")
-    mask = None if data.finite[index[0]] is None else np.empty_like(z)
-    for k, c in enumerate(index.tolist()):
-        values, finite = data.values[c], data.finite[c]
-        if finite is None:
-            np.subtract(values, values.mean(), out=z[:, k])
-        else:
-            mask[:, k] = finite  # type: ignore[index]
-            np.subtract(values, values[finite].mean(), out=z[:, k])
-            z[~finite, k] = 0.0
-    z *= 1.0 / np.sqrt(np.einsum("ij,ij->j", z, z))
-    return _Block(index, z, mask)
+    def present(self, index: range, rows: slice) -> np.ndarray:
+        """Rows of columns ``index`` as 1 where a value is present, 0 where missing."""
+        chunk = np.empty((rows.stop - rows.start, len(index)), order="F")
+        for k, c in enumerate(index):
+            finite = self.finite[c]
+            chunk[:, k] = 1.0 if finite is None else finite[rows]
+        return chunk
 
 
-def _pearson(data: _NumericColumns, values: np.ndarray, counts: np.ndarray, budget: int) -> None:
-    blocks = data.blocks(False, budget, 1) + data.blocks(True, budget, 3)
-    for position, index in enumerate(blocks):
-        first = _standardised(data, index)
-        for other_index in blocks[position:]:
-            second = first if other_index is index else _standardised(data, other_index)
-            r, n = _pearson_block(data, first, second)
-            where, mirror = np.ix_(first.index, second.index), np.ix_(second.index, first.index)
-            values[where], counts[where] = r, n
-            values[mirror], counts[mirror] = r.T, n.T
+def _varies(values: np.ndarray) -> bool:
+    """Not all equal (finite values); the first few values almost always settle it."""
+    head = values[:64]
+    return bool(head.min() < head.max() or values.min() < values.max())
 
 
-def _pearson_block(data: _NumericColumns, x: _Block, y: _Block) -> tuple[np.ndarray, np.ndarray]:
-    sxy = x.z.T @ y.z
-    if x.mask is None and y.mask is None:
-        return sxy, np.full(sxy.shape, data.rows, dtype=np.int64)
-    n = _masked_product(x.mask, y.mask, data.counts[x.index], data.counts[y.index])
-    sx, sxx = _sums_where_present(x.z, y.mask, sxy.shape)
-    sy_t, syy_t = _sums_where_present(y.z, x.mask, sxy.shape[::-1])
-    sy, syy = sy_t.T, syy_t.T
+def _pearson(data: _NumericColumns, values: np.ndarray, counts: np.ndarray) -> None:
+    c, k = data.complete_count, len(data.usable)
+    complete, partial = range(c), range(c, k)
+    p = len(partial)
+    xy_cc = np.zeros((c, c))
+    xy_pc, y_pc, yy_pc = np.zeros((p, c)), np.zeros((p, c)), np.zeros((p, c))
+    xy_pp, n_pp, x_pp, xx_pp = (np.zeros((p, p)) for _ in range(4))
+    for rows in data.row_chunks(k):
+        zc = data.centred(complete, rows)
+        xy_cc += zc.T @ zc
+        if p:
+            zp, mp = data.centred(partial, rows), data.present(partial, rows)
+            xy_pc += zp.T @ zc
+            y_pc += mp.T @ zc
+            yy_pc += mp.T @ (zc * zc)
+            xy_pp += zp.T @ zp
+            n_pp += mp.T @ mp
+            x_pp += zp.T @ mp
+            xx_pp += (zp * zp).T @ mp
+    norms = np.sqrt(np.diag(xy_cc))
+    r_cc = xy_cc / norms[:, None] / norms[None, :]
+    shaky = ~np.isfinite(r_cc) | (np.diag(xy_cc) < _TINY)[:, None]
+    r_cc = _recompute(data, r_cc, shaky, complete, complete)
+    values[:c, :c], counts[:c, :c] = r_cc, data.rows
+    # sums over all rows of each partial column: the common rows with any complete column
+    x_p, xx_p = np.diag(x_pp)[:, None], np.diag(xx_pp)[:, None]
+    n_p = data.counts[c:, None].astype(np.float64)
+    r_pc = _masked_pearson(data, xy_pc, n_p, x_p, xx_p, y_pc, yy_pc, partial, complete)
+    values[c:, :c], values[:c, c:] = r_pc, r_pc.T
+    counts[c:, :c], counts[:c, c:] = data.counts[c:, None], data.counts[None, c:]
+    r_pp = _masked_pearson(data, xy_pp, n_pp, x_pp, xx_pp, x_pp.T, xx_pp.T, partial, partial)
+    values[c:, c:], counts[c:, c:] = r_pp, np.rint(n_pp).astype(np.int64)
+
+
+def _masked_pearson(data: _NumericColumns, sxy: np.ndarray, n: np.ndarray, sx: np.ndarray,
+                    sxx: np.ndarray, sy: np.ndarray, syy: np.ndarray, rows_of: range,
+                    cols_of: range) -> np.ndarray:
+    """Pearson from sums over each pair's common rows (x: rows_of, y: cols_of)."""
     var_x = sxx - sx * sx / n
     var_y = syy - sy * sy / n
     r = (sxy - sx * sy / n) / np.sqrt(var_x * var_y)
-    r[n < 2] = np.nan
-    unstable = (n >= 2) & ((var_x * _CANCELLATION_LIMIT <= sxx)
-                           | (var_y * _CANCELLATION_LIMIT <= syy))
-    for i, j in zip(*np.nonzero(unstable), strict=True):
-        r[i, j] = _direct_pearson(data, int(x.index[i]), int(y.index[j]))
-    return r, np.rint(n).astype(np.int64)
+    r = np.where(n < 2, np.nan, r)
+    shaky = (n >= 2) & (~np.isfinite(r) | (var_x * _CANCELLATION_LIMIT <= sxx)
+                        | (var_y * _CANCELLATION_LIMIT <= syy) | (sxx < _TINY) | (syy < _TINY))
+    return _recompute(data, r, shaky, rows_of, cols_of)
 
 
-def _masked_product(mx: np.ndarray | None, my: np.ndarray | None, count_x: np.ndarray,
-                    count_y: np.ndarray) -> np.ndarray:
-    if mx is not None and my is not None:
-        return np.asarray(mx.T @ my)
-    if mx is not None:
-        return np.repeat(count_x[:, None].astype(np.float64), len(count_y), axis=1)
-    return np.repeat(count_y[None, :].astype(np.float64), len(count_x), axis=0)
-
-
-def _sums_where_present(z: np.ndarray, other_mask: np.ndarray | None,
-                        shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Sums of z and z² over the rows where each column of the other block is present."""
-    if other_mask is None:
-        return (np.broadcast_to(z.sum(axis=0)[:, None], shape),
-                np.broadcast_to(np.einsum("ij,ij->j", z, z)[:, None], shape))
-    return z.T @ other_mask, (z * z).T @ other_mask
+def _recompute(data: _NumericColumns, r: np.ndarray, shaky: np.ndarray, rows_of: range,
+               cols_of: range) -> np.ndarray:
+    for i, j in zip(*np.nonzero(shaky), strict=True):
+        r[i, j] = _direct_pearson(data, rows_of[i], cols_of[j])
+    return r
 
 
 def _direct_pearson(data: _NumericColumns, i: int, j: int) -> float:
+    """Two-pass Pearson of one pair, scaled by powers of two against overflow and underflow."""
     both = np.isfinite(data.values[i]) & np.isfinite(data.values[j])
     x, y = data.values[i][both], data.values[j][both]
     if x.size < 2 or x.min() == x.max() or y.min() == y.max():
         return np.nan
+    x = np.ldexp(x, -np.frexp(np.abs(x).max())[1])
+    y = np.ldexp(y, -np.frexp(np.abs(y).max())[1])
     dx, dy = x - x.mean(), y - y.mean()
-    return float(dx @ dy / np.sqrt((dx @ dx) * (dy @ dy)))
+    dx = np.ldexp(dx, -np.frexp(np.abs(dx).max())[1])
+    dy = np.ldexp(dy, -np.frexp(np.abs(dy).max())[1])
+    return float(dx @ dy / np.sqrt(dx @ dx) / np.sqrt(dy @ dy))
 
 
-class _SortOrders:
-    """Each usable column's row order by value (missing rows last), sorted once."""
+def _tie_bounds(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """For sorted values with ties: per position, the first position of its run of equal values
+    and one past its last; None without ties."""
+    equal_next = ordered[1:] == ordered[:-1]
+    if not equal_next.any():
+        return None
+    starts = np.flatnonzero(np.concatenate(([True], ~equal_next)))
+    ends = np.concatenate((starts[1:], [ordered.size]))
+    return np.repeat(starts, ends - starts), np.repeat(ends, ends - starts)
+
+
+def _ranks_among(member: np.ndarray, bounds: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """Average ranks (1-based) among the sorted positions where ``member`` holds (only those
+    entries are meaningful)."""
+    running = np.cumsum(member, dtype=np.int64)
+    if bounds is None:
+        return running.astype(np.float64)
+    before = np.concatenate(([0], running))
+    return np.asarray((before[bounds[0]] + before[bounds[1]] + 1) / 2.0)
+
+
+class _Ranks:
+    """Every usable column sorted once. Keeps the centred ranks of the complete columns (exact
+    in float32 below 2**24 rows) and, when some columns miss values, every column's row order
+    (missing rows last) for re-ranking pairs on their common rows."""
 
     def __init__(self, data: _NumericColumns) -> None:
         self.data = data
-        dtype = np.int32 if data.rows < 2**31 else np.int64
-        self.order = np.empty((len(data.usable), data.rows), dtype=dtype)
-        self.has_ties = np.zeros(len(data.usable), dtype=bool)
+        k, c = len(data.usable), data.complete_count
+        index_type = np.int32 if data.rows < 2**31 else np.int64
+        self.order = np.empty((k if c < k else 0, data.rows), dtype=index_type)
+        self.has_ties = np.zeros(k, dtype=bool)
+        rank_type = np.float32 if data.rows < 2**24 else np.float64
+        self.centred = np.empty((data.rows, c), dtype=rank_type, order="F")
         with ThreadPoolExecutor(_workers()) as pool:
-            list(pool.map(self._sort, range(len(data.usable))))
+            list(pool.map(self._sort, range(k)))
 
     def _sort(self, c: int) -> None:
-        self.order[c] = np.argsort(self.data.values[c])
-        ordered = self.sorted_values(c)
-        self.has_ties[c] = bool((ordered[1:] == ordered[:-1]).any())
+        order = np.argsort(self.data.values[c])
+        count = int(self.data.counts[c])
+        bounds = _tie_bounds(self.data.values[c][order[:count]])
+        self.has_ties[c] = bounds is not None
+        if len(self.order):
+            self.order[c] = order
+        if c < self.data.complete_count:
+            ranks = _ranks_among(np.ones(count, dtype=bool), bounds)
+            self.centred[order, c] = ranks - (count + 1) / 2.0
 
     def present(self, c: int) -> np.ndarray:
         return np.asarray(self.order[c, : self.data.counts[c]])
 
-    def sorted_values(self, c: int) -> np.ndarray:
-        return np.asarray(self.data.values[c][self.present(c)])
-
-    def tie_bounds(self, c: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """Per sorted position: first position of its run of equal values and one past its last."""
-        if not self.has_ties[c]:
-            return None
-        ordered = self.sorted_values(c)
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-        ends = np.r_[starts[1:], ordered.size]
-        return np.repeat(starts, ends - starts), np.repeat(ends, ends - starts)
-
     def ranks_among(self, c: int, member: np.ndarray) -> np.ndarray:
-        """Average ranks (1-based) of column c among the sorted positions where ``member`` holds.
-
-        Only the entries where ``member`` is true are meaningful.
-        """
-        running = np.cumsum(member, dtype=np.int64)
-        bounds = self.tie_bounds(c)
-        if bounds is None:
-            return running.astype(np.float64)
-        before = np.concatenate(([0], running))
-        return np.asarray((before[bounds[0]] + before[bounds[1]] + 1) / 2.0)
+        bounds = None
+        if self.has_ties[c]:
+            bounds = _tie_bounds(self.data.values[c][self.present(c)])
+        return _ranks_among(member, bounds)
 
     def row_ranks(self, c: int) -> np.ndarray:
         """Ranks of column c among its present values, by row (0 where missing)."""
@@ -343,84 +374,69 @@ def _workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def _spearman(data: _NumericColumns, values: np.ndarray, counts: np.ndarray, budget: int) -> None:
-    orders = _SortOrders(data)
-
-    centred_positions = np.arange(1, data.rows + 1) - (data.rows + 1) / 2.0
-
-    def ranked(index: np.ndarray) -> _Block:
-        z = np.empty((data.rows, len(index)), order="F")
-        for k, c in enumerate(index.tolist()):
-            if orders.has_ties[c]:
-                z[:, k] = orders.row_ranks(c) - (data.rows + 1) / 2.0
-            else:
-                z[orders.order[c], k] = centred_positions
-        z *= 1.0 / np.sqrt(np.einsum("ij,ij->j", z, z))
-        return _Block(index, z, None)
-
-    blocks = data.blocks(False, budget, 1)
-    for position, index in enumerate(blocks):
-        first = ranked(index)
-        for other_index in blocks[position:]:
-            second = first if other_index is index else ranked(other_index)
-            where, mirror = np.ix_(first.index, second.index), np.ix_(second.index, first.index)
-            values[where] = first.z.T @ second.z
-            values[mirror] = values[where].T
-            counts[where] = counts[mirror] = data.rows
-    partial = range(data.complete_count, len(data.usable))
+def _spearman(data: _NumericColumns, values: np.ndarray, counts: np.ndarray) -> None:
+    ranks = _Ranks(data)
+    c = data.complete_count
+    sums = np.zeros((c, c))
+    for rows in data.row_chunks(c):
+        chunk = ranks.centred[rows].astype(np.float64)
+        sums += chunk.T @ chunk
+    norms = np.sqrt(np.diag(sums))
+    values[:c, :c] = sums / norms[:, None] / norms[None, :]
+    counts[:c, :c] = data.rows
+    partial = range(c, len(data.usable))
     with ThreadPoolExecutor(_workers()) as pool:
-        list(pool.map(lambda i: _spearman_partial(orders, i, values, counts), partial))
+        list(pool.map(lambda i: _spearman_partial(ranks, i, values, counts), partial))
 
 
-def _spearman_partial(orders: _SortOrders, i: int, values: np.ndarray,
-                      counts: np.ndarray) -> None:
+def _spearman_partial(ranks: _Ranks, i: int, values: np.ndarray, counts: np.ndarray) -> None:
     """Spearman of partial column i with every complete column and every later partial one."""
-    data = orders.data
-    a_by_row = orders.row_ranks(i)  # x_i's ranks among its present rows, 0 where missing
+    data = ranks.data
+    a_by_row = ranks.row_ranks(i)  # x_i's ranks among its present rows, 0 where missing
     n = int(data.counts[i])
     mean = (n + 1) / 2.0
     saa = float(((a_by_row[a_by_row > 0] - mean) ** 2).sum())
-    width = max(1, _CHUNK_BYTES // (max(1, data.rows) * 24))
+    width = max(1, _RERANK_BYTES // (max(1, data.rows) * 24))
     # Complete partner j: the common rows are x_i's present rows, so x_i keeps its own ranks
     # and only y_j is re-ranked, by counting x_i's present rows in y_j's sorted order.
     for start in range(0, data.complete_count, width):
         stop = min(start + width, data.complete_count)
-        a = np.take(a_by_row, orders.order[start:stop])  # x_i's ranks in y_j's order
+        a = np.take(a_by_row, ranks.order[start:stop])  # x_i's ranks in y_j's order
         member = a > 0
         b: np.ndarray = np.cumsum(member, axis=1, dtype=np.int32 if n < 2**31 else np.int64)
         sbb = np.full(stop - start, (n**3 - n) / 12.0)
-        tied = np.flatnonzero(orders.has_ties[start:stop]).tolist()
+        tied = np.flatnonzero(ranks.has_ties[start:stop]).tolist()
         if tied:  # average ranks of ties can be halves
             b = b.astype(np.float64)
         for k in tied:
-            b[k] = orders.ranks_among(start + k, member[k])
+            b[k] = ranks.ranks_among(start + k, member[k])
             sbb[k] = float((((b[k] - mean) * member[k]) ** 2).sum())
         sab = np.einsum("ij,ij->i", a, b) - n * mean * mean
         r = np.where(sbb > 0, sab / np.sqrt(saa * np.where(sbb > 0, sbb, 1.0)), np.nan)
         values[i, start:stop] = values[start:stop, i] = r
         counts[i, start:stop] = counts[start:stop, i] = n
     for j in range(i + 1, len(data.usable)):
-        r_ij, n_ij = _spearman_both_partial(orders, i, j)
+        r_ij, n_ij = _spearman_both_partial(ranks, i, j)
         values[i, j] = values[j, i] = r_ij
         counts[i, j] = counts[j, i] = n_ij
 
 
-def _spearman_both_partial(orders: _SortOrders, i: int, j: int) -> tuple[float, int]:
+def _spearman_both_partial(ranks: _Ranks, i: int, j: int) -> tuple[float, int]:
     """Spearman of two columns with missing values: both ranked on their common rows."""
-    data = orders.data
+    data = ranks.data
     finite_i, finite_j = data.finite[i], data.finite[j]
     assert finite_i is not None and finite_j is not None
-    rows_i, rows_j = orders.present(i), orders.present(j)
+    rows_i, rows_j = ranks.present(i), ranks.present(j)
     member_i = finite_j[rows_i]  # common rows, in x_i's sorted order
     member_j = finite_i[rows_j]  # common rows, in y_j's sorted order
     n = int(member_j.sum())
     if n < 2:
         return np.nan, n
     a_by_row = np.zeros(data.rows)
-    a_by_row[rows_i] = orders.ranks_among(i, member_i) * member_i
+    a_by_row[rows_i] = ranks.ranks_among(i, member_i) * member_i
     mean = (n + 1) / 2.0
     da = (a_by_row[rows_j] - mean) * member_j
-    db = (orders.ranks_among(j, member_j) - mean) * member_j
+    db = (ranks.ranks_among(j, member_j) - mean) * member_j
     saa, sbb = float(da @ da), float(db @ db)
     if saa == 0.0 or sbb == 0.0:
         return np.nan, n

@@ -29,6 +29,7 @@ Mapping rules (README "OpenLineage"):
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,194 +40,26 @@ from sqlalchemy.orm import Session
 
 from registry import models as m
 from registry.errors import InvalidInput, Problem
+from registry.evidence.openlineage_events import (
+    DatasetRef,
+    Malformed,
+    RunEvent,
+    parse_event,
+    parse_run_event,
+    principal_for,
+)
 from registry.evidence.usage import record_usage
-from registry.evidence.usage_events import UsageEvent, parse_timestamp
-from registry.models import NAME_LENGTH
+from registry.evidence.usage_events import UsageEvent
 
 __all__ = [
-    "RUN_EVENT_TYPES",
-    "DatasetRef",
     "LineageIngestSummary",
-    "RunEvent",
     "ingest_lineage_events",
     "observed_datasets",
     "parse_event",
     "principal_for",
 ]
 
-RUN_EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
-MAX_RUN_ID = 255
 CHUNK = 1000
-
-
-class Malformed(ValueError):
-    """The reason an event cannot be taken."""
-
-
-@dataclass(frozen=True)
-class DatasetRef:
-    namespace: str
-    name: str
-    fields: tuple[str, ...] = ()
-    """Columns named by the schema or columnLineage facets (inputs only)."""
-    aliases: tuple[str, ...] = ()
-    """Names from the symlinks facet."""
-
-    def source_candidates(self) -> list[str]:
-        dotted = self.name.strip("/").replace("/", ".")
-        return list(dict.fromkeys([self.name, dotted, *self.aliases]))
-
-
-@dataclass(frozen=True)
-class RunEvent:
-    run_id: str
-    event_type: str
-    event_time: datetime
-    job_namespace: str
-    job_name: str
-    inputs: tuple[DatasetRef, ...] = ()
-    outputs: tuple[DatasetRef, ...] = ()
-    event_time_text: str = ""
-    """eventTime as sent (full precision: a retry sends the same text)."""
-
-    @property
-    def key(self) -> str:
-        """What identifies the event across client retries."""
-        parts = (self.run_id, self.event_type, self.event_time_text or self.event_time.isoformat(),
-                 self.job_namespace, self.job_name)
-        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
-
-
-# ----- parsing (pure) ----------------------------------------------------------------------
-
-
-def _text(obj: dict[str, Any], key: str, where: str, limit: int | None = None) -> str:
-    value = obj.get(key)
-    if not isinstance(value, str) or not value:
-        raise Malformed(f"{where}{key} must be a non-empty string")
-    if limit is not None and len(value) > limit:
-        raise Malformed(f"{where}{key} is longer than {limit} characters")
-    return value
-
-
-def _object(value: object, where: str, *, optional: bool = False) -> dict[str, Any]:
-    if value is None and optional:
-        return {}
-    if not isinstance(value, dict):
-        raise Malformed(f"{where} must be an object")
-    return value
-
-
-def _list(value: object, where: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise Malformed(f"{where} must be a list")
-    return value
-
-
-def _schema_fields(facets: dict[str, Any], where: str) -> list[str]:
-    schema = _object(facets.get("schema"), f"{where}.facets.schema", optional=True)
-    names = []
-    for i, item in enumerate(_list(schema.get("fields"), f"{where}.facets.schema.fields")):
-        names.append(_text(_object(item, f"{where}.facets.schema.fields[{i}]"), "name",
-                           f"{where}.facets.schema.fields[{i}]."))
-    return names
-
-
-def _symlinks(facets: dict[str, Any], where: str) -> list[str]:
-    links = _object(facets.get("symlinks"), f"{where}.facets.symlinks", optional=True)
-    ids = _list(links.get("identifiers"), f"{where}.facets.symlinks.identifiers")
-    return [_text(_object(x, f"{where}.facets.symlinks.identifiers[{i}]"), "name",
-                  f"{where}.facets.symlinks.identifiers[{i}].") for i, x in enumerate(ids)]
-
-
-def _column_lineage(facets: dict[str, Any], where: str) -> list[tuple[str, str, str]]:
-    """(namespace, name, field) of every input field an output's columnLineage facet names."""
-    facet = _object(facets.get("columnLineage"), f"{where}.facets.columnLineage", optional=True)
-    where = f"{where}.facets.columnLineage"
-    refs: list[Any] = []
-    for out_field, spec in _object(facet.get("fields"), f"{where}.fields", optional=True).items():
-        spec = _object(spec, f"{where}.fields.{out_field}")
-        refs.extend((f"{where}.fields.{out_field}.inputFields", x)
-                    for x in _list(spec.get("inputFields"), f"{where}.fields.{out_field}"))
-    refs.extend((f"{where}.dataset", x) for x in _list(facet.get("dataset"), f"{where}.dataset"))
-    found = []
-    for at, ref in refs:
-        ref = _object(ref, at)
-        found.append((_text(ref, "namespace", f"{at}."), _text(ref, "name", f"{at}."),
-                      _text(ref, "field", f"{at}.")))
-    return found
-
-
-def _datasets(obj: dict[str, Any], key: str) -> list[tuple[str, str, dict[str, Any], str]]:
-    out = []
-    for i, item in enumerate(_list(obj.get(key), key)):
-        where = f"{key}[{i}]"
-        item = _object(item, where)
-        facets = _object(item.get("facets"), f"{where}.facets", optional=True)
-        out.append((_text(item, "namespace", f"{where}."), _text(item, "name", f"{where}."),
-                    facets, where))
-    return out
-
-
-def _parse(obj: object) -> RunEvent | None:
-    if not isinstance(obj, dict):
-        raise Malformed("an event must be a JSON object")
-    if "run" not in obj and "eventType" not in obj and ("job" in obj or "dataset" in obj):
-        return None  # a JobEvent or DatasetEvent: static lineage, no reads
-    time_text = obj.get("eventTime")
-    if not isinstance(time_text, str):
-        raise Malformed("eventTime must be an ISO 8601 date-time string with a timezone")
-    try:
-        event_time = parse_timestamp(time_text)
-    except ValueError as exc:
-        raise Malformed(f"eventTime: {exc}") from exc
-    event_type = obj.get("eventType")
-    if event_type is not None and event_type not in RUN_EVENT_TYPES:
-        raise Malformed(f"eventType must be one of {', '.join(RUN_EVENT_TYPES)}")
-    run = _object(obj.get("run"), "run")
-    job = _object(obj.get("job"), "job")
-    run_id = _text(run, "runId", "run.", MAX_RUN_ID)
-    job_name = _text(job, "name", "job.", NAME_LENGTH)
-    job_namespace = _text(job, "namespace", "job.")
-    columns: dict[tuple[str, str], list[str]] = {}
-    aliases: dict[tuple[str, str], list[str]] = {}
-    for namespace, name, facets, where in _datasets(obj, "inputs"):
-        columns.setdefault((namespace, name), []).extend(_schema_fields(facets, where))
-        aliases.setdefault((namespace, name), []).extend(_symlinks(facets, where))
-    outputs = []
-    for namespace, name, facets, where in _datasets(obj, "outputs"):
-        for ref_ns, ref_name, ref_field in _column_lineage(facets, where):
-            columns.setdefault((ref_ns, ref_name), []).append(ref_field)
-        outputs.append(DatasetRef(namespace, name, (), tuple(_symlinks(facets, where))))
-    inputs = tuple(
-        DatasetRef(ns, name, tuple(dict.fromkeys(fields)),
-                   tuple(dict.fromkeys(aliases.get((ns, name), []))))
-        for (ns, name), fields in columns.items()
-    )
-    return RunEvent(run_id, event_type or "", event_time, job_namespace, job_name, inputs,
-                    tuple(dict.fromkeys(outputs)), time_text)
-
-
-def parse_event(obj: object) -> RunEvent | None:
-    """A RunEvent from decoded JSON; None for a JobEvent or DatasetEvent (nothing to record).
-    Raises InvalidInput with the reason when the event is malformed."""
-    try:
-        return _parse(obj)
-    except Malformed as exc:
-        raise InvalidInput([Problem(str(exc))]) from None
-
-
-def principal_for(job_namespace: str, job_name: str, registered: Iterable[str]) -> str:
-    """The principal of a job (see the module docstring)."""
-    if job_name in set(registered):
-        return job_name
-    qualified = f"{job_namespace}/{job_name}"
-    return qualified if len(qualified) <= NAME_LENGTH else job_name
-
-
-# ----- storing -----------------------------------------------------------------------------
 
 
 @dataclass
@@ -241,17 +74,17 @@ class LineageIngestSummary:
     results: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _existing(session: Session, column: Any, names: Iterable[str]) -> set[str]:
-    wanted = sorted(set(names))
-    found: set[str] = set()
+def _in_chunks(session: Session, query: Any, column: Any, values: Iterable[str]) -> list[Any]:
+    wanted = sorted(set(values))
+    rows: list[Any] = []
     for i in range(0, len(wanted), CHUNK):
-        found.update(session.scalars(select(column).where(column.in_(wanted[i:i + CHUNK]))))
-    return found
+        rows.extend(session.execute(query.where(column.in_(wanted[i:i + CHUNK]))).all())
+    return rows
 
 
 @dataclass(frozen=True)
 class _Catalog:
-    """The catalog names an event's candidates resolve to (looked up once per request)."""
+    """The catalog names the events' candidates resolve to (looked up once per request)."""
 
     features: set[str]
     sources: set[str]
@@ -268,9 +101,13 @@ class _Catalog:
                 for column in ds.fields:
                     features.append(column)
                     features.extend(f"{c}.{column}" for c in candidates)
-        return cls(_existing(session, m.Feature.name, features),
-                   _existing(session, m.Source.name, sources),
-                   _existing(session, m.Consumer.name, jobs))
+
+        def names(model: Any, wanted: list[str]) -> set[str]:
+            return {row[0] for row in _in_chunks(session, select(model.name), model.name,
+                                                 wanted)}
+
+        return cls(names(m.Feature, features), names(m.Source, sources),
+                   names(m.Consumer, jobs))
 
     def source_of(self, ds: DatasetRef) -> str | None:
         return next((n for n in ds.source_candidates() if n in self.sources), None)
@@ -286,57 +123,87 @@ def _dataset_key(principal: str, direction: str, ds: DatasetRef) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _record_dataset(session: Session, principal: str, direction: str, ds: DatasetRef,
-                    source: str | None, moment: datetime) -> None:
-    key = _dataset_key(principal, direction, ds)
-    row = session.scalars(select(m.OpenLineageDataset)
-                          .where(m.OpenLineageDataset.dataset_key == key)).first()
-    if row is None:
-        session.add(m.OpenLineageDataset(
-            dataset_key=key, principal=principal, direction=direction, namespace=ds.namespace,
-            name=ds.name, source=source, first_seen=moment, last_seen=moment, events=1))
-        return
-    row.first_seen, row.last_seen = min(row.first_seen, moment), max(row.last_seen, moment)
-    row.events += 1
-    row.source = source
+class _Store:
+    """One request's writes, with what they depend on read in a few queries up front: event
+    keys already received, features already counted per run, and the dataset rows."""
 
+    def __init__(self, session: Session, events: Sequence[RunEvent]) -> None:
+        self.session = session
+        self.catalog = _Catalog.load(session, events)
+        self.principals = {e.key: principal_for(e.job_namespace, e.job_name,
+                                                self.catalog.consumers) for e in events}
+        ev = m.OpenLineageEvent
+        self.seen = {row[0] for row in _in_chunks(session, select(ev.event_key), ev.event_key,
+                                                  self.principals)}
+        self.counted: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for run_id, principal, features in _in_chunks(
+                session, select(ev.run_id, ev.principal, ev.features), ev.run_id,
+                [e.run_id for e in events]):
+            self.counted[(run_id, principal)].update(features)
+        keys = [_dataset_key(self.principals[e.key], direction, ds) for e in events
+                for direction, group in (("input", e.inputs), ("output", e.outputs))
+                for ds in group]
+        ds_model = m.OpenLineageDataset
+        self.datasets: dict[str, m.OpenLineageDataset] = {
+            row[0].dataset_key: row[0]
+            for row in _in_chunks(session, select(ds_model), ds_model.dataset_key, keys)}
+        self.usage: list[UsageEvent] = []
 
-def _ingest(session: Session, event: RunEvent, catalog: _Catalog) -> dict[str, Any]:
-    principal = principal_for(event.job_namespace, event.job_name, catalog.consumers)
-    result: dict[str, Any] = {"run_id": event.run_id, "event_type": event.event_type,
-                              "principal": principal}
-    if session.scalar(select(m.OpenLineageEvent.id)
-                      .where(m.OpenLineageEvent.event_key == event.key)) is not None:
-        return {**result, "duplicate": True, "reads": []}
-    inputs, read = [], []
-    for ds in event.inputs:
-        source = catalog.source_of(ds)
-        matched = {c: catalog.feature_of(ds, source, c) for c in ds.fields}
-        inputs.append({"namespace": ds.namespace, "name": ds.name, "source": source,
-                       "features": sorted({f for f in matched.values() if f}),
-                       "unmatched_fields": [c for c, f in matched.items() if f is None]})
-        read.extend(f for f in matched.values() if f)
-        _record_dataset(session, principal, "input", ds, source, event.event_time)
-    outputs = []
-    for ds in event.outputs:
-        source = catalog.source_of(ds)
-        outputs.append({"namespace": ds.namespace, "name": ds.name, "source": source})
-        _record_dataset(session, principal, "output", ds, source, event.event_time)
-    counted: set[str] = set()
-    for features in session.scalars(select(m.OpenLineageEvent.features).where(
-            m.OpenLineageEvent.run_id == event.run_id,
-            m.OpenLineageEvent.principal == principal)):
-        counted.update(features)
-    new_reads = sorted(set(read) - counted)
-    session.add(m.OpenLineageEvent(
-        event_key=event.key, run_id=event.run_id, event_type=event.event_type,
-        event_time=event.event_time, job_namespace=event.job_namespace,
-        job_name=event.job_name, principal=principal, features=new_reads))
-    if new_reads:
-        record_usage(session, [UsageEvent(event.event_time, principal, tuple(new_reads), 1)])
-    session.flush()
-    return {**result, "duplicate": False, "reads": new_reads, "inputs": inputs,
-            "outputs": outputs}
+    def dataset(self, principal: str, direction: str, ds: DatasetRef, moment: datetime
+                ) -> str | None:
+        """Record one sighting of a dataset; returns the source its name matched."""
+        source = self.catalog.source_of(ds)
+        key = _dataset_key(principal, direction, ds)
+        row = self.datasets.get(key)
+        if row is None:
+            row = self.datasets[key] = m.OpenLineageDataset(
+                dataset_key=key, principal=principal, direction=direction,
+                namespace=ds.namespace, name=ds.name, source=source, first_seen=moment,
+                last_seen=moment, events=0)
+            self.session.add(row)
+        row.first_seen, row.last_seen = min(row.first_seen, moment), max(row.last_seen, moment)
+        row.events += 1
+        row.source = source
+        return source
+
+    def event(self, event: RunEvent) -> dict[str, Any]:
+        principal = self.principals[event.key]
+        result: dict[str, Any] = {"run_id": event.run_id, "event_type": event.event_type,
+                                  "principal": principal}
+        if event.key in self.seen:
+            return {**result, "duplicate": True, "reads": []}
+        self.seen.add(event.key)
+        inputs: list[dict[str, Any]] = []
+        read: set[str] = set()
+        for ds in event.inputs:
+            source = self.dataset(principal, "input", ds, event.event_time)
+            matched = {c: self.catalog.feature_of(ds, source, c) for c in ds.fields}
+            found = {f for f in matched.values() if f}
+            inputs.append({"namespace": ds.namespace, "name": ds.name, "source": source,
+                           "features": sorted(found),
+                           "unmatched_fields": [c for c, f in matched.items() if f is None]})
+            read |= found
+        outputs = [{"namespace": ds.namespace, "name": ds.name,
+                    "source": self.dataset(principal, "output", ds, event.event_time)}
+                   for ds in event.outputs]
+        counted = self.counted[(event.run_id, principal)]
+        new_reads = sorted(read - counted)
+        counted.update(new_reads)
+        self.session.add(m.OpenLineageEvent(
+            event_key=event.key, run_id=event.run_id, event_type=event.event_type,
+            event_time=event.event_time, job_namespace=event.job_namespace,
+            job_name=event.job_name, principal=principal, features=new_reads))
+        if new_reads:
+            self.usage.append(UsageEvent(event.event_time, principal, tuple(new_reads), 1))
+        return {**result, "duplicate": False, "reads": new_reads, "inputs": inputs,
+                "outputs": outputs}
+
+    def finish(self) -> None:
+        # The event rows go first: a concurrent copy of an event fails here (unique key)
+        # and its request is run again, then seeing the event as already received.
+        self.session.flush()
+        if self.usage:
+            record_usage(self.session, self.usage)
 
 
 def ingest_lineage_events(session: Session, raw_events: Sequence[object]
@@ -350,24 +217,25 @@ def ingest_lineage_events(session: Session, raw_events: Sequence[object]
     problems: list[Problem] = []
     for position, obj in enumerate(raw_events, start=1):
         try:
-            parsed.append(_parse(obj))
+            parsed.append(parse_run_event(obj))
         except Malformed as exc:
             where = f"event {position}" if len(raw_events) > 1 else None
             problems.append(Problem(str(exc), field=where))
     if problems:
         raise InvalidInput(problems)
     summary = LineageIngestSummary()
-    catalog = _Catalog.load(session, [e for e in parsed if e is not None])
+    store = _Store(session, [e for e in parsed if e is not None])
     for event in parsed:
         if event is None:
             summary.ignored += 1
             summary.results.append({"ignored": "not a run event: no reads to record"})
             continue
-        result = _ingest(session, event, catalog)
+        result = store.event(event)
         summary.results.append(result)
         summary.events += 1
         summary.duplicates += result["duplicate"]
         summary.reads += len(result["reads"])
+    store.finish()
     return summary
 
 
