@@ -156,7 +156,7 @@ class Feature(Base):
     bundle: Mapped[str | None] = mapped_column(String(NAME_LENGTH), index=True)
     status: Mapped[str] = mapped_column(String(16), default="active", index=True)
     sunset: Mapped[date | None] = mapped_column(Date)
-    replacement_id: Mapped[int | None] = mapped_column(ForeignKey("features.id"))
+    replacement_id: Mapped[int | None] = mapped_column(ForeignKey("features.id"), index=True)
     deprecation_reason: Mapped[str | None] = mapped_column(Text)
     cost: Mapped[float | None] = mapped_column(Float)
     created: Mapped[datetime] = mapped_column(default=utcnow)
