@@ -9,8 +9,9 @@ process:
 * Spearman: ``correlated_pairs(method="spearman")`` vs ``DataFrame.corr(method="spearman")``;
 
 checks that both give the same pairs and values (to 1e-9) and the same full matrices, and
-finally measures the peak memory (ru_maxrss) of reading + correlating a rows x big-cols file
-in a fresh subprocess for each method (VmHWM).
+finally measures the peak memory (VmHWM) of reading + correlating a rows x big-cols file in a
+fresh subprocess for each method. Our code and the floor run alternately (best of --repeats
+each) so a busy machine slows both alike; pandas runs once.
 
     python benchmarks/bench_correlation.py                       # 100,000 x 500, then 2,000
     python benchmarks/bench_correlation.py --missing 10          # 10 columns with 10% NaN

@@ -117,31 +117,36 @@ def column_stats(series: pd.Series, name: str | None = None) -> ColumnStats:
         kind=kind,
         count=len(series) - nulls,
         nulls=nulls,
-        distinct=_distinct(series),
+        distinct=0,
     )
-    stats.is_constant = stats.distinct <= 1
     if kind in ("numeric", "boolean"):
         _fill_numeric(stats, as_float_array(series))
         if kind == "boolean":
             stats.histogram = _top_values(series.dropna().astype(bool))
-    elif kind == "datetime":
-        _fill_datetime(stats, series)
     else:
-        stats.histogram = _top_values(series.dropna())
+        stats.distinct = _distinct(series)
+        if kind == "datetime":
+            _fill_datetime(stats, series)
+        else:
+            stats.histogram = _top_values(series.dropna())
+    stats.is_constant = stats.distinct <= 1
     return stats
 
 
 def _fill_numeric(stats: ColumnStats, values: np.ndarray) -> None:
-    finite_mask = np.isfinite(values)
-    stats.n_inf = int(np.isinf(values).sum())
-    finite = values[finite_mask]
+    """One sort of the finite values gives distinct values, quantiles and the histogram."""
+    finite = np.sort(values[np.isfinite(values)])
+    positive_inf, negative_inf = int(np.isposinf(values).sum()), int(np.isneginf(values).sum())
+    stats.n_inf = positive_inf + negative_inf
+    runs = int(np.count_nonzero(finite[1:] != finite[:-1])) + 1 if finite.size else 0
+    stats.distinct = runs + (positive_inf > 0) + (negative_inf > 0)
     if finite.size == 0:
         return
     with np.errstate(all="ignore"):
         stats.mean = _json_float(finite.mean())
         stats.std = _json_float(finite.std(ddof=1)) if finite.size > 1 else None
-        stats.min = _json_float(finite.min())
-        stats.max = _json_float(finite.max())
+        stats.min = _json_float(finite[0])
+        stats.max = _json_float(finite[-1])
         levels = np.quantile(finite, QUANTILES)
         stats.quantiles = {q: _json_float(v) for q, v in zip(QUANTILES, levels, strict=True)}
         stats.histogram = _histogram(finite)
@@ -158,7 +163,7 @@ def _fill_datetime(stats: ColumnStats, series: pd.Series) -> None:
     tz = getattr(present.dt, "tz", None)
     naive = present.dt.tz_convert("UTC").dt.tz_localize(None) if tz is not None else present
     nanoseconds = naive.to_numpy(dtype="datetime64[ns]").view(np.int64).astype(np.float64)
-    histogram = _histogram(nanoseconds)
+    histogram = _histogram(np.sort(nanoseconds))
 
     def iso(value: float) -> str:
         stamp = pd.Timestamp(int(round(value)), unit="ns")
@@ -169,16 +174,18 @@ def _fill_datetime(stats: ColumnStats, series: pd.Series) -> None:
                        "counts": histogram["counts"]}
 
 
-def _histogram(finite: np.ndarray) -> Histogram:
-    """numpy.histogram with HISTOGRAM_BINS bins; one bin when the range is too narrow to split
-    (or too wide to represent)."""
-    low, high = float(finite.min()), float(finite.max())
+def _histogram(ordered: np.ndarray) -> Histogram:
+    """numpy.histogram's bins and counts (each bin [left, right), the last one closed) from
+    sorted finite values; one bin when the range is too narrow to split or too wide to hold."""
+    low, high = float(ordered[0]), float(ordered[-1])
     try:
         if not np.isfinite(high - low):
             raise ValueError("range too wide")
-        counts, edges = np.histogram(finite, bins=HISTOGRAM_BINS)
+        edges = np.histogram_bin_edges(ordered, bins=HISTOGRAM_BINS)
     except ValueError:
-        counts, edges = np.array([finite.size]), np.array([low, high])
+        return {"edges": [low, high], "counts": [int(ordered.size)]}
+    starts = np.searchsorted(ordered, edges[:-1], side="left")
+    counts = np.diff(np.concatenate((starts, [ordered.size])))
     return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
 
 

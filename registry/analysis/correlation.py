@@ -197,8 +197,9 @@ class _NumericColumns:
                 finite = np.isfinite(values)
                 present = values[finite]
                 if present.size >= 2 and _varies(present):
-                    kept = np.where(finite, values, np.nan)
-                    partial.append((index, kept, present.mean(), finite))
+                    if np.isinf(values).any():  # copy only to turn ±inf into NaN
+                        values = np.where(finite, values, np.nan)
+                    partial.append((index, values, present.mean(), finite))
         columns_kept = complete + partial
         self.complete_count = len(complete)
         self.usable = [c[0] for c in columns_kept]
