@@ -152,14 +152,23 @@ def test_column_kind_of_numeric_dtypes() -> None:
     assert column_kind(pd.Series([True], dtype="bool")) == "boolean"
 
 
-@settings(max_examples=100, deadline=None)
-@given(values=st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.none()),
-                       max_size=40))
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.none(),
+                                 st.sampled_from([0.0, -0.0, 1.0, 2.5])), max_size=40))
 def test_any_float_column_gives_json_safe_stats(values: list[float | None]) -> None:
     series = pd.Series(values, dtype="float64")
     stats = compute_column_stats(pd.DataFrame({"v": series}))["v"]
     assert stats.count + stats.nulls == len(values)
-    finite = series[np.isfinite(series)]
+    finite = series[np.isfinite(series)].to_numpy()
+    assert stats.distinct == series.nunique()
     if len(finite):
         assert stats.min == finite.min() and stats.max == finite.max()
+        assert stats.histogram is not None
+        try:
+            with np.errstate(all="ignore"):
+                counts, edges = np.histogram(finite, bins=HISTOGRAM_BINS)
+        except ValueError:  # range too narrow or too wide for 20 bins: one bin of everything
+            assert stats.histogram["counts"] == [len(finite)]
+        else:
+            assert stats.histogram == {"edges": edges.tolist(), "counts": counts.tolist()}
     json_round_trip(stats.to_dict())
