@@ -22,7 +22,6 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any, NoReturn
 
 from registry.errors import FeatregError, InvalidInput, NotFound, Problem, SchemaOutdated
 from registry.plan import FieldChange, ObjectChange, Plan
+from registry.sdk_registration import Registrations
 
 __all__ = [
     "ACTOR_HEADER", "HttpClient", "error_payload", "plan_from_dict", "plan_to_dict",
@@ -113,7 +113,7 @@ def _parse_time(value: Any) -> Any:
 # ----- the client ----------------------------------------------------------------------------
 
 
-class HttpClient:
+class HttpClient(Registrations):
     """The SDK over HTTP. Same methods, values and errors as `registry.sdk.Client`."""
 
     def __init__(self, url: str, *, actor: str | None = None, timeout: float = 120.0) -> None:
@@ -122,8 +122,8 @@ class HttpClient:
         self.url = url.rstrip("/")
         self.actor = resolve_actor(actor)
         self.timeout = timeout
-        self._batch: builtins.list[tuple[str, dict[str, Any]]] | None = None
-        self._bundle: str | None = None
+        self._batch = None
+        self._bundle = None
 
     # -- transport ----------------------------------------------------------------------------
     def _request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
@@ -157,78 +157,10 @@ class HttpClient:
         return urllib.parse.quote(name, safe="")
 
     # -- registration -------------------------------------------------------------------------
-    def _register(self, kind: str, fields: dict[str, Any]) -> Plan | None:
-        fields = {k: v for k, v in fields.items() if v is not None}
-        if kind == "features" and self._bundle and "bundle" not in fields:
-            fields["bundle"] = self._bundle
-        if self._batch is not None:
-            self._batch.append((kind, fields))
-            return None
-        return self._apply([(kind, fields)], label=f"sdk {kind} {fields.get('name')}")
-
     def _apply(self, entries: Sequence[tuple[str, Mapping[str, Any]]], label: str) -> Plan:
         body = {"label": label[:255],
                 "entries": [{"kind": kind, "fields": dict(fields)} for kind, fields in entries]}
         return plan_from_dict(self._request("POST", "/register", body=body))
-
-    def register_team(self, name: str, *, contact: str | None = None,
-                      description: str | None = None) -> Plan | None:
-        return self._register("teams", {"name": name, "contact": contact,
-                                        "description": description})
-
-    def register_source(self, name: str, *, kind: str, owner: str, description: str | None = None,
-                        produced_by: str | None = None, freshness: str | None = None
-                        ) -> Plan | None:
-        return self._register("sources", {"name": name, "kind": kind, "owner": owner,
-                                          "description": description, "produced_by": produced_by,
-                                          "freshness": freshness})
-
-    def register_feature(
-        self, name: str, *, owner: str, dtype: str, description: str | None = None,
-        sources: builtins.list[str] | None = None, depends_on: builtins.list[str] | None = None,
-        bundle: str | None = None, tags: builtins.list[str] | None = None,
-        created: date | datetime | str | None = None, cost: float | None = None,
-    ) -> Plan | None:
-        """Register (or redeclare whole) a feature. Lifecycle fields are kept as stored."""
-        return self._register("features", {
-            "name": name, "owner": owner, "dtype": dtype, "description": description,
-            "sources": sources, "depends_on": depends_on, "bundle": bundle, "tags": tags,
-            "created": created, "cost": cost,
-        })
-
-    def register_consumer(
-        self, name: str, *, kind: str, owner: str, features: builtins.list[str] | None = None,
-        produces: builtins.list[str] | None = None, description: str | None = None,
-        version: str | None = None,
-    ) -> Plan | None:
-        return self._register("consumers", {
-            "name": name, "kind": kind, "owner": owner, "features": features,
-            "produces": produces, "description": description, "version": version,
-        })
-
-    @contextmanager
-    def batch(self, label: str = "sdk batch") -> Iterator[HttpClient]:
-        """Register several objects as one change set, atomically, at the end of the block."""
-        if self._batch is not None:
-            raise FeatregError("batches do not nest")
-        self._batch = []
-        try:
-            yield self
-            entries, self._batch = self._batch, None
-            if entries:
-                self._apply(entries, label=label)
-        finally:
-            self._batch = None
-
-    @contextmanager
-    def bundle(self, name: str) -> Iterator[HttpClient]:
-        """Register the features of the block as one bundle named `name`, in one change set."""
-        self._bundle = name
-        try:
-            with self.batch(label=f"bundle {name}"):
-                yield self
-        finally:
-            self._bundle = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def _lifecycle(self, feature: str, action: str, **fields: Any) -> Plan:

@@ -8,101 +8,34 @@ the same spec validation and plan/apply path as YAML files.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from registry import catalog, lineage
 from registry.db import database_url, session_factory, session_scope
-from registry.errors import FeatregError, InvalidInput, NotFound
+from registry.errors import InvalidInput, NotFound
 from registry.plan import Plan
+from registry.sdk_registration import Registrations
 
 
-class Client:
+class Client(Registrations):
     """Direct-to-database client. Every call is one unit of work (or one batch)."""
 
     def __init__(self, url: str | None = None, *, actor: str | None = None) -> None:
         self.url = database_url(url)
         self.actor = catalog.resolve_actor(actor)
         self._sessions = session_factory(self.url)
-        self._batch: list[tuple[str, dict[str, Any]]] | None = None
-        self._bundle: str | None = None
+        self._batch = None
+        self._bundle = None
 
     # -- registration -------------------------------------------------------------------------
-    def _register(self, kind: str, fields: dict[str, Any]) -> Plan | None:
-        fields = {k: v for k, v in fields.items() if v is not None}
-        if kind == "features" and self._bundle and "bundle" not in fields:
-            fields["bundle"] = self._bundle
-        if self._batch is not None:
-            self._batch.append((kind, fields))
-            return None
-        return self._apply([(kind, fields)], label=f"sdk {kind} {fields.get('name')}")
-
     def _apply(self, entries: Sequence[tuple[str, Mapping[str, Any]]], label: str) -> Plan:
         spec = catalog.spec_from_entries(entries)
         with session_scope(self._sessions) as session:
             plan, _ = catalog.apply_spec(session, spec, actor=self.actor, kind="sdk",
                                          label=label[:255])
         return plan
-
-    def register_team(self, name: str, *, contact: str | None = None,
-                      description: str | None = None) -> Plan | None:
-        return self._register("teams", {"name": name, "contact": contact,
-                                        "description": description})
-
-    def register_source(self, name: str, *, kind: str, owner: str, description: str | None = None,
-                        produced_by: str | None = None, freshness: str | None = None
-                        ) -> Plan | None:
-        return self._register("sources", {"name": name, "kind": kind, "owner": owner,
-                                          "description": description, "produced_by": produced_by,
-                                          "freshness": freshness})
-
-    def register_feature(
-        self, name: str, *, owner: str, dtype: str, description: str | None = None,
-        sources: list[str] | None = None, depends_on: list[str] | None = None,
-        bundle: str | None = None, tags: list[str] | None = None,
-        created: date | datetime | str | None = None, cost: float | None = None,
-    ) -> Plan | None:
-        """Register (or redeclare whole) a feature. Lifecycle fields are kept as stored."""
-        return self._register("features", {
-            "name": name, "owner": owner, "dtype": dtype, "description": description,
-            "sources": sources, "depends_on": depends_on, "bundle": bundle, "tags": tags,
-            "created": created, "cost": cost,
-        })
-
-    def register_consumer(self, name: str, *, kind: str, owner: str,
-                          features: list[str] | None = None, produces: list[str] | None = None,
-                          description: str | None = None, version: str | None = None
-                          ) -> Plan | None:
-        return self._register("consumers", {
-            "name": name, "kind": kind, "owner": owner, "features": features,
-            "produces": produces, "description": description, "version": version,
-        })
-
-    @contextmanager
-    def batch(self, label: str = "sdk batch") -> Iterator[Client]:
-        """Register several objects as one change set, atomically, at the end of the block."""
-        if self._batch is not None:
-            raise FeatregError("batches do not nest")
-        self._batch = []
-        try:
-            yield self
-            entries, self._batch = self._batch, None
-            if entries:
-                self._apply(entries, label=label)
-        finally:
-            self._batch = None
-
-    @contextmanager
-    def bundle(self, name: str) -> Iterator[Client]:
-        """Register the features of the block as one bundle named `name`, in one change set."""
-        self._bundle = name
-        try:
-            with self.batch(label=f"bundle {name}"):
-                yield self
-        finally:
-            self._bundle = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def deprecate(self, feature: str, *, sunset: date, replacement: str | None = None,
