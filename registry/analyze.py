@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry import models as m
 from registry.analysis.detectors import run_detectors
+from registry.analysis.inputs import AnalysisInput
 from registry.analysis_loader import load_analysis_input
 from registry.db import session_scope
 from registry.evidence.analysis_evidence import refresh_evidence
 from registry.findings import RunSummary, record_findings
 from registry.settings import Settings
-from registry.state import load_state
 
 Progress = Callable[[str], None]
 
@@ -33,13 +33,13 @@ class AnalysisResult:
     evidence: dict[str, object]
 
 
-def _owners(session: Session) -> dict[tuple[str, str], str | None]:
-    state = load_state(session)
+def _owners(inp: AnalysisInput) -> dict[tuple[str, str], str | None]:
+    """The team owning each possible finding subject (unregistered principals: none)."""
     owners: dict[tuple[str, str], str | None] = {}
-    for kind, type_ in (("features", "feature"), ("sources", "source"),
-                        ("consumers", "consumer")):
-        for name, fields in state.of(kind).items():
-            owners[(type_, name)] = fields["owner"]
+    for type_, objects in (("feature", inp.features), ("source", inp.sources),
+                           ("consumer", inp.consumers)):
+        for name, info in objects.items():
+            owners[(type_, name)] = info.owner or None
     return owners
 
 
@@ -62,7 +62,7 @@ def run_analysis(
         run = m.AnalysisRun(analysis_time=now, started_at=datetime.now(UTC))
         session.add(run)
         session.flush()
-        summary = record_findings(session, drafts, run=run, now=now, owners=_owners(session))
+        summary = record_findings(session, drafts, run=run, now=now, owners=_owners(inp))
         run.finished_at = datetime.now(UTC)
         run.summary = {"findings": summary.to_dict(), "evidence": evidence}
         run_id = run.id
