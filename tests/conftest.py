@@ -127,3 +127,25 @@ def cli(db_url: str) -> Cli:
 @pytest.fixture
 def seeds_dir() -> Path:
     return ROOT / "seeds"
+
+
+@pytest.fixture(scope="module")
+def catalog_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A SQLite database holding the web tests' catalog (tests/web_catalog.py: hostile names
+    and docs, evidence and one analysis run); one per test module, so modules may change it."""
+    from web_catalog import build_catalog
+
+    folder = tmp_path_factory.mktemp("webcatalog")
+    shutil.copy(sqlite_template, folder / "featreg.db")
+    url = f"sqlite:///{folder / 'featreg.db'}"
+    build_catalog(url, folder)
+    yield url
+    dispose_engine(url)
+
+
+@pytest.fixture(scope="module")
+def app(catalog_url: str):  # type: ignore[no-untyped-def]
+    """The Flask app on `catalog_url`."""
+    from web import create_app
+
+    return create_app({"DATABASE_URL": catalog_url, "TESTING": True})

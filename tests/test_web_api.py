@@ -4,13 +4,11 @@ services and reference implementations they stand for."""
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from datetime import datetime
 from itertools import product
 from pathlib import Path
@@ -26,28 +24,12 @@ import registry
 from registry import lineage
 from registry.analysis.graph import build_catalog_graph, consumer_closure
 from registry.analysis.inputs import ConsumerInfo, FeatureInfo, SourceInfo
-from registry.db import dispose_engine, session_factory, session_scope
+from registry.db import session_factory, session_scope
 from registry.findings import finding_to_dict, list_findings
 from registry.queries import CATALOG_SORTS, CatalogQuery, catalog_page
 from registry.search_index import FeatureSearchIndex
 from registry.state import load_state
 from web import create_app
-
-
-@pytest.fixture(scope="module")
-def catalog_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("webapi")
-    shutil.copy(sqlite_template, folder / "featreg.db")
-    url = f"sqlite:///{folder / 'featreg.db'}"
-    build_catalog(url, folder)
-    yield url
-    dispose_engine(url)
-
-
-@pytest.fixture(scope="module")
-def app(catalog_url: str) -> Flask:
-    return create_app({"DATABASE_URL": catalog_url, "TESTING": True})
 
 
 @pytest.fixture

@@ -3,33 +3,11 @@
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from web_catalog import SLASH_PRINCIPAL, XSS_PRINCIPAL, build_catalog, finding_id
-
-from registry.db import dispose_engine
-from web import create_app
-
-
-@pytest.fixture(scope="module")
-def catalog_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("webpages")
-    shutil.copy(sqlite_template, folder / "featreg.db")
-    url = f"sqlite:///{folder / 'featreg.db'}"
-    build_catalog(url, folder)
-    yield url
-    dispose_engine(url)
-
-
-@pytest.fixture(scope="module")
-def app(catalog_url: str) -> Flask:
-    return create_app({"DATABASE_URL": catalog_url, "TESTING": True})
+from web_catalog import SLASH_PRINCIPAL, XSS_PRINCIPAL, finding_id
 
 
 @pytest.fixture
