@@ -27,7 +27,10 @@ def _run_worker(url: str, sockets: list[socket.socket], threads: int) -> None:
 
     # a forked worker must not share the parent's pooled connections: start a fresh pool
     get_engine(url).dispose(close=False)
+    from web.views_catalog import warm_up
+
     app = create_app({"DATABASE_URL": url})
+    warm_up(app)
     create_server(app, sockets=sockets, threads=threads, ident="featreg",
                   clear_untrusted_proxy_headers=True).run()
 

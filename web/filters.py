@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import datetime
 from functools import lru_cache
@@ -39,9 +40,19 @@ def render_markdown(text: str) -> Markup:
                             link_rel="noopener noreferrer nofollow"))
 
 
+# A line that Markdown leaves as it is: starts with a letter or digit (no list, quote or code
+# marker), holds no character Markdown or HTML gives a meaning to, and underscores only inside
+# words (which Markdown does not read as emphasis). Most summaries are such lines; a test
+# holds this shortcut to the full conversion.
+_PLAIN_LINE = re.compile(r"(?!\d+\.(\s|$))[A-Za-z0-9]([A-Za-z0-9 ,.;:'\"?()/%+=-]"
+                         r"|(?<=[A-Za-z0-9])_(?=[A-Za-z0-9]))*")
+
+
 @lru_cache(maxsize=4096)
 def plain_text(text: str) -> Markup:
     """Markdown reduced to its text (for one-line summaries): no tags, entities escaped."""
+    if _PLAIN_LINE.fullmatch(text):
+        return Markup(text)  # what the conversion below gives, in a thousandth of its time
     return Markup(nh3.clean(_markdown_html(text), tags=set()).strip())
 
 

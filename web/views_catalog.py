@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+import threading
 from typing import Any
 
-from flask import Blueprint, Response, get_template_attribute, request
+from flask import Blueprint, Flask, Response, get_template_attribute, request
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 
 from registry import queries, queries_evidence, queries_graph
 from registry.queries_detail import feature_detail
@@ -17,7 +20,7 @@ from web.support import API_PREFIX, db, memo, respond, svg_response, wants_json
 
 bp = Blueprint("catalog", __name__)
 api = Blueprint("catalog_api", __name__, url_prefix=API_PREFIX)
-ROW_CACHE_LIMIT = 5000
+ROW_CACHE_LIMIT = 20_000  # rendered rows kept per worker (about 0.6 kB each)
 
 
 @bp.get("/")
@@ -32,8 +35,7 @@ def home() -> Response:
 def catalog() -> Response:
     session = db()
     query = queries.CatalogQuery.from_args(request.args)
-    version = queries.search_version(session)
-    index = memo("search_index", version, lambda: FeatureSearchIndex.load(session))
+    version, index = search_index(session)
     page = queries.catalog_page(session, query, index)
     if wants_json():
         return respond("catalog.html", page)
@@ -42,9 +44,33 @@ def catalog() -> Response:
                    rows=_rows(page["items"], memo("catalog_rows", version, dict)))
 
 
-def _rows(items: list[dict[str, Any]], cache: dict[str, Markup]) -> list[Markup]:
+def search_index(session: Session) -> tuple[object, FeatureSearchIndex]:
+    """The catalog's search index, current for the catalog and its findings (built by the
+    first request after a change, or by `warm_up` when a worker starts)."""
+    version = queries.search_version(session)
+    return version, memo("search_index", version, lambda: FeatureSearchIndex.load(session))
+
+
+def warm_up(app: Flask) -> None:
+    """Build the search index before the first catalog request needs it (in the background:
+    a worker serves other pages meanwhile, and a catalog request waits for this build)."""
+
+    def build() -> None:
+        with app.app_context():
+            search_index(db())
+        # what exists now (the app, its libraries, the index) lives as long as the worker:
+        # leave it out of the garbage collector's full passes, which otherwise stall every
+        # request in flight for about 150 ms when they walk it (CPython's gc.freeze)
+        gc.collect()
+        gc.freeze()
+
+    threading.Thread(target=build, name="featreg-warm-up", daemon=True).start()
+
+
+def _rows(items: list[dict[str, Any]], cache: dict[str, str]) -> list[Markup]:
     """Each item's table row, rendered once per catalog version (a row depends only on the
-    feature, which the version pins)."""
+    feature, which the version pins). Kept as plain strings, which the garbage collector
+    need not track."""
     render = get_template_attribute("_catalog_row.html", "row")
     rows = []
     for item in items:
@@ -52,8 +78,8 @@ def _rows(items: list[dict[str, Any]], cache: dict[str, Markup]) -> list[Markup]
         if html is None:
             if len(cache) >= ROW_CACHE_LIMIT:
                 cache.clear()
-            html = cache[item["name"]] = Markup(render(item))
-        rows.append(html)
+            html = cache[item["name"]] = str(render(item))
+        rows.append(Markup(html))
     return rows
 
 
