@@ -5,8 +5,8 @@ derived features, consumers with declared feature sets, model outputs read back 
 (feedback loops), daily usage with undeclared readers, importance reports — registers it
 through the same plan/apply path as `featreg apply`, records findings on one feature in ten
 (as an analysis run records them), then starts `featreg serve` (waitress; --workers
-processes, default 1, of 8 threads) as a real server and drives it with C client threads
-(default 8), each with its own keep-alive connection:
+processes, by default one per core as `featreg serve` does, of 8 threads) as a real server
+and drives it with C client threads (default 8), each with its own keep-alive connection:
 
 * catalog search: `/features?q=...` with ~230 distinct queries made of words of feature names
   (target p95 <= 100 ms);
@@ -17,7 +17,7 @@ processes, default 1, of 8 threads) as a real server and drives it with C client
 
     python benchmarks/bench_web.py                     # 20,000 features, 8 clients
     python benchmarks/bench_web.py --keep /tmp/web20k.db   # build once, reuse on later runs
-    python benchmarks/bench_web.py --workers 2         # two server processes (two cores)
+    python benchmarks/bench_web.py --workers 1         # one server process (one core)
     python benchmarks/bench_web.py --features 2000 --requests 100     # smoke test
 
 The server's CPU time per request is printed too: unlike latency, it does not depend on
@@ -56,6 +56,7 @@ from registry.evidence.usage import record_usage  # noqa: E402
 from registry.evidence.usage_events import UsageEvent  # noqa: E402
 from registry.findings import record_findings  # noqa: E402
 from registry.queries_graph import neighbourhood  # noqa: E402
+from web.cli import default_workers  # noqa: E402
 from web.graph_dot import build_dot  # noqa: E402
 from web.graph_render import SvgRenderer, choose_engine  # noqa: E402
 
@@ -219,6 +220,19 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def wait_until_idle(pid: int, timeout: float = 120) -> None:
+    """Wait for the server to finish its start-up work (each worker builds its search index
+    in the background) so that it is not measured as request latency."""
+    deadline = time.monotonic() + timeout
+    last = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = cpu_seconds(pid)
+        if now - last < 0.05:
+            return
+        last = now
+
+
 def measured(pid: int, port: int, paths: list[str], clients: int) -> tuple[list[float], float]:
     """Latencies of a workload, and the server's CPU time per request during it."""
     before = cpu_seconds(pid)
@@ -252,8 +266,9 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=20_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=400, help="per workload")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="featreg serve --workers (processes sharing the port)")
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="featreg serve --workers (processes sharing the port; default as "
+                        "featreg serve's: one per core, at most 4)")
     parser.add_argument("--keep", metavar="FILE", help="build the catalog into this SQLite "
                         "file once and reuse it on later runs")
     args = parser.parse_args()
@@ -292,10 +307,12 @@ def main() -> None:
         server = start_server(url, port, Path(folder) / "server.log", args.workers)
         print(f"featreg serve: {args.workers} worker process(es) x 8 threads")
         try:
-            # warm up every worker (each builds its search index on its first catalog page)
+            # first requests (connections, caches), then let the workers finish building their
+            # search indexes
             hammer(port, ["/features", f"/features/{names[0]}"] * 4 * args.workers,
                    2 * args.workers)
             pid = server.pid
+            wait_until_idle(pid)
             baseline = summary("baseline (stylesheet)",
                                measured(pid, port, ["/static/style.css"] * args.requests,
                                         args.clients), None)

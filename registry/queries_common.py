@@ -7,6 +7,7 @@ render them and the JSON API returns them unchanged, so the two can never disagr
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -136,10 +137,13 @@ def tags_of(session: Session, feature_ids: Iterable[int]) -> dict[int, list[str]
     return dict(tags)
 
 
+_LINES = re.compile("[^\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+")  # str.splitlines' breaks
+
+
 def first_line(text: str, limit: int = 160) -> str:
     """The first non-empty line of a Markdown text, without leading '#' marks, shortened."""
-    for line in (text or "").splitlines():
-        line = line.strip().lstrip("#").strip()
+    for match in _LINES.finditer(text or ""):  # (lazily: documents can be long)
+        line = match.group().strip().lstrip("#").strip()
         if line:
             return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
     return ""

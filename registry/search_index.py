@@ -144,6 +144,7 @@ class FeatureSearchIndex:
     def __init__(self, features: Iterable[IndexedFeature]) -> None:
         self.features = sorted(features, key=lambda f: f.name)
         self._text = TrigramIndex([f.text for f in self.features])
+        self._names = TrigramIndex([f.lname for f in self.features])
         self._facets: dict[tuple[str, str], list[int]] = defaultdict(list)
         self._exact: dict[str, tuple[int, ...]] = {}
         for i, f in enumerate(self.features):
@@ -230,7 +231,7 @@ class FeatureSearchIndex:
                           ) -> Callable[[int, int], list[IndexedFeature]]:
         """`relevance` order: exact name, then names starting with the phrase, then names
         containing it, then the rest, each by name. The first two come from the name
-        lookups; the scan for the other two stops once the slice is filled."""
+        lookups, the third from the index of names; each stops once the slice is filled."""
         features = self.features
         member = None if found is None else set(found)
         everything = range(len(features)) if found is None else found
@@ -249,21 +250,29 @@ class FeatureSearchIndex:
             if stop <= len(head):
                 return [features[i] for i in head[start:stop]]
             need = stop - len(head)
+            in_name = self._names_containing(phrase)
             inside: list[int] = []
-            rest: list[int] = []
-            for i in everything:
-                lname = features[i].lname
-                if phrase not in lname:
-                    rest.append(i)
-                elif not lname.startswith(phrase):
+            for i in in_name:
+                if matches(i) and not features[i].lname.startswith(phrase):
                     inside.append(i)
                     if len(inside) >= need:
                         break
-            else:  # scanned everything: `rest` is complete
-                inside += rest
+            else:  # every name match is placed: the rest follow, as far as the slice needs
+                named = set(in_name)
+                for i in everything:
+                    if i not in named:
+                        inside.append(i)
+                        if len(inside) >= need:
+                            break
             return [features[i] for i in (head + inside)[start:stop]]
 
         return slice_
+
+    def _names_containing(self, phrase: str) -> list[int]:
+        """Positions (ascending) of the names containing the phrase (which may hold spaces)."""
+        if "\n" in phrase:  # the name index joins names with newlines
+            return [i for i, f in enumerate(self.features) if phrase in f.lname]
+        return self._names.containing([phrase])
 
     def _order(self, sort: str) -> list[int]:
         """Every feature position in `sort` order, computed once per index."""

@@ -44,7 +44,7 @@ def _changes(ordered: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
 
 class TrigramIndex:
     """Positions of the texts that contain given terms. Texts and terms are compared as given
-    (lower-case both for a case-insensitive search); a term never holds whitespace."""
+    (lower-case both for a case-insensitive search); a term never holds a newline."""
 
     def __init__(self, texts: Sequence[str]) -> None:
         self.texts = list(texts)
@@ -52,8 +52,8 @@ class TrigramIndex:
         # texts joined by newlines: an n-gram that spans two texts holds a newline, which no
         # term does, so it is never looked up
         data = b"\n".join(encoded)
-        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)) + 1
-        text_of = np.repeat(np.arange(len(encoded), dtype=np.int64), lengths)[:len(data)]
+        lengths = np.fromiter(map(len, encoded), dtype=np.int32, count=len(encoded)) + 1
+        text_of = np.repeat(np.arange(len(encoded), dtype=np.int32), lengths)[:len(data)]
         b = _bytes(data)
         n = len(b)
         pairs = np.empty(max(n - 2, 0) + max(n - 1, 0), dtype=np.int64)

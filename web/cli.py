@@ -89,14 +89,24 @@ def _serve(url: str, host: str, port: int, threads: int, workers: int) -> None:
     sys.exit(0)
 
 
+MAX_DEFAULT_WORKERS = 4
+
+
+def default_workers() -> int:
+    """Worker processes when --workers is not given: one per core, at most four (Python runs
+    one thread at a time per process, so a single process leaves the other cores idle)."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
+
+
 def with_server_options(command: Any) -> Any:
     options = [
         click.option("--host", default="127.0.0.1", show_default=True),
         click.option("--port", default=8000, show_default=True, type=int),
         click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
                      help="Threads per worker process (concurrent requests)."),
-        click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-                     help="Worker processes sharing the port (use the machine's cores)."),
+        click.option("--workers", default=default_workers, type=click.IntRange(1, 64),
+                     show_default=f"one per core, at most {MAX_DEFAULT_WORKERS}",
+                     help="Worker processes sharing the port."),
     ]
     for option in reversed(options):
         command = option(command)
