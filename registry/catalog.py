@@ -19,6 +19,7 @@ from registry import models as m
 from registry.apply import apply_plan
 from registry.errors import NotFound, Problem
 from registry.plan import Plan, make_plan
+from registry.plan_scope import plan_scope
 from registry.spec import KIND_SINGULAR, KINDS, Spec, validate_entry
 from registry.state import load_state
 
@@ -34,7 +35,17 @@ def resolve_actor(explicit: str | None = None) -> str:
         return "unknown"
 
 
+SCOPED_SPEC_LIMIT = 2000  # larger specs (a whole catalog's files) read the whole catalog
+SCOPE_LIMIT = 20_000  # objects read by name (in SQL IN lists) before reading everything
+
+
 def plan_spec(session: Session, spec: Spec, *, prune: bool = False) -> Plan:
+    """The plan of a spec against the stored catalog: read whole for a pruning plan or a
+    large spec, else only the part the spec touches (see `registry.plan_scope`)."""
+    if not prune and sum(len(spec.of(kind)) for kind in KINDS) <= SCOPED_SPEC_LIMIT:
+        scope = plan_scope(session, spec)
+        if sum(map(len, scope.values())) <= SCOPE_LIMIT:
+            return make_plan(spec, load_state(session, only=scope), scoped=True)
     return make_plan(spec, load_state(session), prune=prune)
 
 
@@ -70,7 +81,7 @@ def spec_from_entries(entries: Sequence[tuple[str, Mapping[str, Any]]]) -> Spec:
 
 
 def _feature_fields(session: Session, name: str) -> dict[str, Any]:
-    state = load_state(session)
+    state = load_state(session, only={"features": [name]})
     if name not in state.features:
         raise NotFound(f"no feature named {name!r}")
     fields = dict(state.features[name])
@@ -111,7 +122,7 @@ class ObjectView:
 
 
 def find_object(session: Session, name: str) -> tuple[str, dict[str, Any]]:
-    state = load_state(session)
+    state = load_state(session, only={kind: [name] for kind in KINDS})
     for kind in ("features", "sources", "consumers", "teams"):
         if name in state.of(kind):
             return kind, state.of(kind)[name]

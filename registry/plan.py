@@ -129,9 +129,17 @@ def _desired_producers(
     return orphans_reported
 
 
-def make_plan(spec: Spec, state: CatalogState, *, prune: bool = False) -> Plan:
+def make_plan(spec: Spec, state: CatalogState, *, prune: bool = False,
+              scoped: bool = False) -> Plan:
     """Compare the spec with the stored state; raise InvalidInput listing every problem
-    (those found while parsing, kept on the spec, and every reference problem)."""
+    (those found while parsing, kept on the spec, and every reference problem).
+
+    `scoped`: `state` holds only the objects `registry.plan_scope.plan_scope` names (never
+    with `prune`, which needs the whole catalog). References are then checked for the spec's
+    objects; the rest of the catalog stays as consistent as it was stored.
+    """
+    if prune and scoped:
+        raise ValueError("a pruning plan needs the whole catalog")
     if not spec.complete:
         raise InvalidInput(list(spec.problems))
     problems: list[Problem] = list(spec.problems)
@@ -153,7 +161,7 @@ def make_plan(spec: Spec, state: CatalogState, *, prune: bool = False) -> Plan:
         fields["produces"] = sorted(
             s for s, f in desired["sources"].items() if f["produced_by"] == cname
         )
-    problems.extend(_check_references(spec, desired, orphans))
+    problems.extend(_check_references(spec, desired, orphans, scoped=scoped))
     if problems:
         raise InvalidInput(problems)
     plan = Plan(desired=desired)
@@ -176,7 +184,7 @@ def make_plan(spec: Spec, state: CatalogState, *, prune: bool = False) -> Plan:
 
 
 def _check_references(spec: Spec, desired: dict[str, dict[str, Fields]],
-                      orphans_reported: set[str]) -> list[Problem]:
+                      orphans_reported: set[str], *, scoped: bool = False) -> list[Problem]:
     problems: list[Problem] = []
     known = {kind: desired[kind].keys() for kind in KINDS}
 
@@ -192,6 +200,15 @@ def _check_references(spec: Spec, desired: dict[str, dict[str, Fields]],
 
     for kind, fields_by_name in desired.items():
         for name, f in fields_by_name.items():
+            if scoped and name not in spec.of(kind):
+                # read for reference only: its own references were not read, and only a
+                # model output's producer can change without the object being in the spec
+                if (kind == "sources" and f["kind"] == "model_output" and not f["produced_by"]
+                        and name not in orphans_reported):
+                    problems.append(Problem(
+                        f"source {name!r} is a model_output without produced_by: name the "
+                        "consumer (model) that produces it"))
+                continue
             if kind != "teams":
                 ref(kind, name, f["owner"], "teams", "owner")
             if kind == "sources":
