@@ -23,6 +23,7 @@ from registry import lineage
 from registry import models as m
 from registry import queries_evidence as evidence
 from registry.errors import NotFound
+from registry.evidence.openlineage import observed_datasets
 from registry.queries_common import (
     ACTIVE_STATUSES,
     active_finding_kinds,
@@ -36,6 +37,7 @@ from registry.queries_common import (
 from registry.queries_ops import reports_list
 
 LIST_LIMIT = 500
+OBSERVED_DATASETS = 200  # datasets shown per job (newest first)
 
 
 def _by_name(session: Session, model: Any, name: str, what: str) -> Any:
@@ -170,7 +172,8 @@ def consumer_detail(session: Session, name: str, *, now: datetime | None = None
     consumer = session.scalar(select(m.Consumer).where(m.Consumer.name == name))
     reads = evidence.principal_reads(session, name, now=now)
     findings = subject_findings(session, "consumer", name)
-    if consumer is None and not reads and not findings:
+    datasets = observed_datasets(session, principal=name, limit=OBSERVED_DATASETS)
+    if consumer is None and not reads and not findings and not datasets:
         raise NotFound(f"no consumer or observed principal named {name!r}")
     declared: list[dict[str, Any]] = []
     produces: list[str] = []
@@ -200,9 +203,20 @@ def consumer_detail(session: Session, name: str, *, now: datetime | None = None
         "undeclared_reads": [r for r in reads if r["feature"] not in declared_names],
         "declared_unread": sorted(declared_names - {r["feature"] for r in reads}),
         "closure": closure, "findings": findings,
+        **_observed_io(datasets, produces),
         "history": object_history(session, "consumer", name),
         "config_versions": consumer_config_versions(session, name),
     }
+
+
+def _observed_io(datasets: list[dict[str, Any]], produces: list[str]) -> dict[str, Any]:
+    """What OpenLineage saw the job read and write, and the writes it does not declare: an
+    output that matched a source not in `produces`, or no registered source at all."""
+    outputs = [{**d, "declared": d["source"] in produces} for d in datasets
+               if d["direction"] == "output"]
+    return {"observed_inputs": [d for d in datasets if d["direction"] == "input"],
+            "observed_outputs": outputs,
+            "undeclared_outputs": [d for d in outputs if not d["declared"]]}
 
 
 def consumer_config_versions(session: Session, name: str) -> list[dict[str, Any]]:

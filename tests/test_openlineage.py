@@ -379,3 +379,33 @@ def test_concurrent_copies_of_one_event_count_once(live: tuple[str, str]) -> Non
         reads = session.scalars(select(m.UsageDaily.reads).where(
             m.UsageDaily.principal == "nightly/concurrent")).all()
     assert reads == [1]
+
+
+def test_the_consumer_page_shows_what_a_job_reads_and_writes_and_flags_undeclared_outputs(
+        http: FlaskClient) -> None:
+    event = run_event(namespace="airflow", job="ctr_training",
+                      inputs=[dataset("warehouse.clicks", fields=["user_clicks_7d"])],
+                      outputs=[dataset("features.daily"),
+                               dataset("<script>alert(1)</script>", "s3://bucket")])
+    assert http.post("/api/v1/lineage", json=event).status_code == 201
+    page = http.get("/api/v1/consumers/ctr_training").get_json()
+    assert [d["source"] for d in page["observed_inputs"]] == ["warehouse.clicks"]
+    assert sorted((d["name"], d["source"], d["declared"]) for d in page["observed_outputs"]) == [
+        ("<script>alert(1)</script>", None, False), ("features.daily", "features.daily", False)]
+    assert len(page["undeclared_outputs"]) == 2
+    html = http.get("/consumers/ctr_training").get_data(as_text=True)
+    assert "Undeclared outputs" in html and "Seen by OpenLineage" in html
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    # declaring the output clears the warning; a job seen only writing still gets a page
+    declared = CATALOG_YAML.replace("features: [user_clicks_7d]}",
+                                    "features: [user_clicks_7d], produces: [features.daily]}")
+    declared = declared.replace("{name: features.daily, kind: table,",
+                                "{name: features.daily, kind: model_output,")
+    assert http.post("/api/v1/apply", json={"yaml": declared}).status_code == 200
+    page = http.get("/api/v1/consumers/ctr_training").get_json()
+    assert [d["name"] for d in page["undeclared_outputs"]] == ["<script>alert(1)</script>"]
+    writer = run_event(run_id="run-w", job="export_only", outputs=[dataset("features.daily")])
+    assert http.post("/api/v1/lineage", json=writer).status_code == 201
+    only_writes = http.get("/api/v1/consumers/nightly/export_only").get_json()
+    assert not only_writes["registered"] and len(only_writes["observed_outputs"]) == 1
