@@ -32,6 +32,7 @@ demo: setup
 
 test: setup
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)
 
 test-fast: setup
@@ -39,7 +40,7 @@ test-fast: setup
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/mypy registry
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py

@@ -114,7 +114,7 @@ class IndexedFeature(NamedTuple):
                 "findings": list(self.findings)}
 
 
-SORT_KEYS = {
+SORT_KEYS: dict[str, Callable[[IndexedFeature], Any]] = {
     "name": lambda f: f.name,
     "owner": lambda f: (f.owner, f.name),
     "status": lambda f: (f.status, f.name),

@@ -53,7 +53,7 @@ class _Selection:
 
     def ids(self, column: Any, ids: Collection[int]) -> ColumnElement[bool]:
         """Rows that belong to the objects read (all rows when every object is read)."""
-        return true() if self.only is None else column.in_(sorted(ids))  # type: ignore[no-any-return]
+        return true() if self.only is None else column.in_(sorted(ids))
 
 
 def load_state(session: Session, only: Mapping[str, Collection[str]] | None = None
@@ -134,13 +134,13 @@ def load_state(session: Session, only: Mapping[str, Collection[str]] | None = No
         .where(pick.ids(m.ConsumerFeature.consumer_id, consumer_ids))
     ):
         c_features[cid].append(feature)
-    produces: dict[int, list[str]] = defaultdict(list)
-    for cid, source in session.execute(
+    produces: dict[int | None, list[str]] = defaultdict(list)
+    for producer_id, source in session.execute(
         select(m.Source.produced_by_id, m.Source.name)
         .where(m.Source.produced_by_id.is_not(None))
         .where(pick.ids(m.Source.produced_by_id, consumer_ids))
     ):
-        produces[cid].append(source)
+        produces[producer_id].append(source)
     for cid, name, kind, owner_id, description, version in consumer_rows:
         state.consumers[name] = {
             "kind": kind, "owner": team_names[owner_id], "description": description or "",

@@ -27,7 +27,7 @@ def _bytes(data: bytes) -> npt.NDArray[np.int32]:
 
 
 def _trigrams(b: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
-    return (b[:-2] << 16) | (b[1:-1] << 8) | b[2:]  # type: ignore[no-any-return]
+    return (b[:-2] << 16) | (b[1:-1] << 8) | b[2:]
 
 
 def _ngram(raw: bytes) -> int:

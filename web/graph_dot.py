@@ -39,7 +39,7 @@ LABEL_LIMIT = 48
 
 def _label(name: str) -> str:
     shown = name if len(name) <= LABEL_LIMIT else name[: LABEL_LIMIT - 1] + "…"
-    return graphviz.escape(shown)
+    return str(graphviz.escape(shown))
 
 
 def _tooltip(node: dict[str, Any]) -> str:
@@ -54,7 +54,7 @@ def _tooltip(node: dict[str, Any]) -> str:
         parts.append("findings: " + ", ".join(node["findings"]))
     if node.get("loop"):
         parts.append("on a feedback loop")
-    return graphviz.escape(" | ".join(parts))
+    return str(graphviz.escape(" | ".join(parts)))
 
 
 def _node_attrs(node: dict[str, Any], url_for: UrlFor, focus: str | None) -> dict[str, str]:
@@ -121,4 +121,4 @@ def build_dot(graph: dict[str, Any], url_for: UrlFor, *, cluster_by_owner: bool 
         tooltip = f"{edge['kind']}: {edge['from']} → {edge['to']}"
         dot.edge(ids[edge["from"]], ids[edge["to"]], tooltip=graphviz.escape(tooltip),
                  **style)
-    return dot.source
+    return str(dot.source)

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 import orjson
 
@@ -88,7 +89,7 @@ class DailyReadCounts:
     """Reads per (UTC day, feature, principal) with the first and last read time of each."""
 
     def __init__(self) -> None:
-        self.cells: dict[Cell, list] = {}
+        self.cells: dict[Cell, list[Any]] = {}  # [reads, first, last]
 
     def __len__(self) -> int:
         return len(self.cells)
