@@ -140,8 +140,9 @@ def tags_of(session: Session, feature_ids: Iterable[int]) -> dict[int, list[str]
 _LINES = re.compile("[^\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+")  # str.splitlines' breaks
 
 
-def first_line(text: str, limit: int = 160) -> str:
-    """The first non-empty line of a Markdown text, without leading '#' marks, shortened."""
+def first_line(text: str, limit: int = 500) -> str:
+    """The first non-empty line of a Markdown text, without leading '#' marks, shortened to
+    `limit` characters (pages shorten its text further once the Markdown is rendered)."""
     for match in _LINES.finditer(text or ""):  # (lazily: documents can be long)
         line = match.group().strip().lstrip("#").strip()
         if line:

@@ -113,3 +113,12 @@ def test_the_plain_summary_shortcut_gives_what_markdown_gives(line: str) -> None
 
     line = line.strip()
     assert str(plain_text(line)) == nh3.clean(_markdown_html(line), tags=set()).strip()
+
+
+def test_a_long_summary_is_shortened_after_its_markdown_is_rendered() -> None:
+    line = "Ratio of clicks to opens " + "x" * 130 + " (see the [growth guide](https://example.com/g))"
+    shown = str(plain_text(line))
+    assert shown.endswith("…") and len(shown) == 160
+    assert "[" not in shown and "](" not in shown
+    assert str(plain_text("a <b>&amp; " + "y" * 200)).startswith("a &amp; yyy")
+    assert str(plain_text("short [guide](https://example.com)")) == "short guide"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import threading
 from datetime import datetime
@@ -15,6 +16,7 @@ from flask import Flask, request, url_for
 from markupsafe import Markup
 
 MARKDOWN_EXTENSIONS = ["fenced_code", "tables", "sane_lists"]
+SUMMARY_LIMIT = 160  # characters of a one-line summary's text
 URL_SCHEMES = {"http", "https", "mailto"}
 
 
@@ -49,11 +51,20 @@ _PLAIN_LINE = re.compile(r"(?!\d+\.(\s|$))[A-Za-z0-9]([A-Za-z0-9 ,.;:'\"?()/%+=-
 
 
 @lru_cache(maxsize=4096)
-def plain_text(text: str) -> Markup:
-    """Markdown reduced to its text (for one-line summaries): no tags, entities escaped."""
+def plain_text(text: str, limit: int = SUMMARY_LIMIT) -> Markup:
+    """Markdown reduced to its text (for one-line summaries), shortened to `limit` characters
+    after the conversion (so a cut never leaves half a link showing): no tags, entities
+    escaped."""
     if _PLAIN_LINE.fullmatch(text):
-        return Markup(text)  # what the conversion below gives, in a thousandth of its time
-    return Markup(nh3.clean(_markdown_html(text), tags=set()).strip())
+        plain = text  # what the conversion below gives, in a thousandth of its time
+        if len(plain) <= limit:
+            return Markup(plain)
+    else:
+        cleaned = nh3.clean(_markdown_html(text), tags=set()).strip()
+        plain = html.unescape(cleaned)
+        if len(plain) <= limit:
+            return Markup(cleaned)
+    return Markup.escape(plain[:limit - 1].rstrip() + "…")
 
 
 def format_time(value: str | datetime | None, with_time: bool = True) -> str:
