@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import graphviz
 
@@ -37,9 +37,15 @@ LOOP_STYLE = {"color": "#7c3aed", "penwidth": "2.6"}
 LABEL_LIMIT = 48
 
 
+def _literal(text: str) -> str:
+    """Text Graphviz shows as it is (its str subclass tells the DOT writer that backslashes and
+    <...> have no special meaning; a plain str would lose that)."""
+    return cast(str, graphviz.escape(text))
+
+
 def _label(name: str) -> str:
     shown = name if len(name) <= LABEL_LIMIT else name[: LABEL_LIMIT - 1] + "…"
-    return str(graphviz.escape(shown))
+    return _literal(shown)
 
 
 def _tooltip(node: dict[str, Any]) -> str:
@@ -54,7 +60,7 @@ def _tooltip(node: dict[str, Any]) -> str:
         parts.append("findings: " + ", ".join(node["findings"]))
     if node.get("loop"):
         parts.append("on a feedback loop")
-    return str(graphviz.escape(" | ".join(parts)))
+    return _literal(" | ".join(parts))
 
 
 def _node_attrs(node: dict[str, Any], url_for: UrlFor, focus: str | None) -> dict[str, str]:
@@ -119,6 +125,6 @@ def build_dot(graph: dict[str, Any], url_for: UrlFor, *, cluster_by_owner: bool 
         if edge.get("loop"):
             style.update(LOOP_STYLE)
         tooltip = f"{edge['kind']}: {edge['from']} → {edge['to']}"
-        dot.edge(ids[edge["from"]], ids[edge["to"]], tooltip=graphviz.escape(tooltip),
+        dot.edge(ids[edge["from"]], ids[edge["to"]], tooltip=_literal(tooltip),
                  **style)
     return str(dot.source)
