@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry import models as m
@@ -20,6 +20,7 @@ from registry.apply import apply_plan
 from registry.errors import NotFound, Problem
 from registry.plan import Plan, make_plan
 from registry.plan_scope import plan_scope
+from registry.search_index import feature_search_condition
 from registry.spec import KIND_SINGULAR, KINDS, Spec, validate_entry
 from registry.state import load_state
 
@@ -142,14 +143,8 @@ def list_features(
     if tag:
         query = query.where(m.Feature.id.in_(select(m.FeatureTag.feature_id)
                                              .where(m.FeatureTag.tag == tag)))
-    if search:
-        pattern = f"%{search.lower()}%"
-        query = query.where(or_(
-            func.lower(m.Feature.name).like(pattern),
-            func.lower(m.Feature.description).like(pattern),
-            m.Feature.id.in_(select(m.FeatureTag.feature_id)
-                             .where(func.lower(m.FeatureTag.tag).like(pattern))),
-        ))
+    if search:  # the catalog page's search: every word in the name, description or a tag
+        query = query.where(feature_search_condition(search))
     query = query.offset(offset)
     if limit is not None:
         query = query.limit(limit)
