@@ -199,6 +199,9 @@ def test_list_and_search(catalog_client: Client) -> None:
     assert [f["name"] for f in catalog_client.list(owner="ads")] == ["user_ctr_7d"]
     assert [f["name"] for f in catalog_client.search("7 DAYS")] == ["user_clicks_7d"]
     assert [f["name"] for f in catalog_client.search("clicks")] == ["user_clicks_7d"]
+    # every word, anywhere (the catalog page's meaning), not the phrase
+    assert [f["name"] for f in catalog_client.search("7d CLICK")] == ["user_clicks_7d"]
+    assert catalog_client.search("clicks zzz") == []
     assert [f["name"] for f in catalog_client.list(tag="ads")] == ["user_clicks_7d"]
     catalog_client.deprecate("user_ctr_7d", sunset=date(2030, 1, 1))
     assert [f["name"] for f in catalog_client.list(status="deprecated")] == ["user_ctr_7d"]
