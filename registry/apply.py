@@ -17,6 +17,7 @@ TABLES: dict[str, Any] = {
     "teams": m.Team, "sources": m.Source, "features": m.Feature, "consumers": m.Consumer,
 }
 CHUNK = 2000
+NAMED_ID_LIMIT = 5000  # more names than this: read every id of the table at once
 
 
 def _chunks(items: list[Any], size: int = CHUNK) -> Iterable[list[Any]]:
@@ -50,9 +51,39 @@ def _row(kind: str, f: Fields, team_ids: dict[str, int], now: datetime) -> dict[
     return row
 
 
-def _ids(session: Session, kind: str) -> dict[str, int]:
+def _ids(session: Session, kind: str, names: set[str]) -> dict[str, int]:
+    """Ids of the named objects of a kind (read all at once when they are many)."""
     table = TABLES[kind]
-    return {name: id_ for id_, name in session.execute(select(table.id, table.name))}
+    query = select(table.id, table.name)
+    if len(names) > NAMED_ID_LIMIT:
+        return {name: id_ for id_, name in session.execute(query)}
+    ids: dict[str, int] = {}
+    for chunk in _chunks(sorted(names)):
+        ids.update({name: id_ for id_, name in session.execute(query.where(
+            table.name.in_(chunk)))})
+    return ids
+
+
+def _named(plan: Plan) -> dict[str, set[str]]:
+    """Every object a plan writes or refers to, by kind: the ids apply_plan needs."""
+    named: dict[str, set[str]] = {kind: set() for kind in TABLES}
+    for ch in plan.changes:
+        named[ch.kind].add(ch.name)
+        after = ch.after or {}
+        if ch.action == "delete":
+            continue
+        if ch.kind != "teams":
+            named["teams"].add(after["owner"])
+        if ch.kind == "features":
+            named["sources"].update(after["sources"])
+            named["features"].update(after["depends_on"])
+            if after["replacement"]:
+                named["features"].add(after["replacement"])
+        elif ch.kind == "consumers":
+            named["features"].update(after["features"])
+        elif ch.kind == "sources" and after["produced_by"]:
+            named["consumers"].add(after["produced_by"])
+    return named
 
 
 def apply_plan(
@@ -69,7 +100,8 @@ def apply_plan(
     session.add(cs)
     session.flush()
 
-    ids = {k: _ids(session, k) for k in TABLES}
+    named = _named(plan)
+    ids = {k: _ids(session, k, named[k]) for k in TABLES}
     for k in ("teams", "sources", "features", "consumers"):
         rows = []
         for ch in plan.of("create", k):
@@ -85,7 +117,7 @@ def apply_plan(
         for chunk in _chunks(updates):
             session.execute(update(TABLES[k]), chunk)
         if rows:
-            ids[k] = _ids(session, k)
+            ids[k] = _ids(session, k, named[k])
 
     _write_edges(session, plan, ids)
     _delete(session, plan, ids)
