@@ -180,32 +180,51 @@ def start_server(url: str, port: int, log: Path, workers: int) -> subprocess.Pop
 def hammer(port: int, paths: list[str], clients: int) -> list[float]:
     """Latencies (seconds) of GETting every path, spread over `clients` keep-alive threads."""
     latencies: list[float] = []
+    errors: list[BaseException] = []
     lock = threading.Lock()
     queue = list(reversed(paths))
 
+    def get(conn: http.client.HTTPConnection, path: str) -> int:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+
     def worker() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        while True:
+        try:
+            while True:
+                with lock:
+                    if not queue:
+                        break
+                    path = queue.pop()
+                start = time.perf_counter()
+                try:
+                    status = get(conn, path)
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    # the server closed the idle keep-alive connection: reconnect, as HTTP
+                    # clients do for an idempotent request (the time to reconnect counts)
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                    status = get(conn, path)
+                elapsed = time.perf_counter() - start
+                if status != 200:
+                    raise RuntimeError(f"{path}: HTTP {status}")
+                with lock:
+                    latencies.append(elapsed)
+        except BaseException as error:  # reported by the main thread
             with lock:
-                if not queue:
-                    break
-                path = queue.pop()
-            start = time.perf_counter()
-            conn.request("GET", path)
-            response = conn.getresponse()
-            response.read()
-            elapsed = time.perf_counter() - start
-            if response.status != 200:
-                raise RuntimeError(f"{path}: HTTP {response.status}")
-            with lock:
-                latencies.append(elapsed)
-        conn.close()
+                errors.append(error)
+        finally:
+            conn.close()
 
     threads = [threading.Thread(target=worker) for _ in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} client(s) failed; the first: {errors[0]!r}")
     return latencies
 
 
@@ -220,17 +239,18 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def wait_until_idle(pid: int, timeout: float = 120) -> None:
-    """Wait for the server to finish its start-up work (each worker builds its search index
-    in the background) so that it is not measured as request latency."""
+def wait_until_ready(log: Path, workers: int, timeout: float = 300) -> None:
+    """Wait until every worker has said it is ready (built its search index in the
+    background), so that start-up work is not measured as request latency."""
     deadline = time.monotonic() + timeout
-    last = cpu_seconds(pid)
     while time.monotonic() < deadline:
-        time.sleep(0.5)
-        now = cpu_seconds(pid)
-        if now - last < 0.05:
+        ready = [line for line in log.read_text(errors="replace").splitlines()
+                 if " ready: search index" in line]
+        if len(ready) >= workers:
+            print("\n".join(ready))
             return
-        last = now
+        time.sleep(0.2)
+    raise RuntimeError(f"the workers did not get ready: {log.read_text(errors='replace')}")
 
 
 def measured(pid: int, port: int, paths: list[str], clients: int) -> tuple[list[float], float]:
@@ -304,15 +324,14 @@ def main() -> None:
               f"{'OK' if warm <= 0.05 else 'SLOW'})")
 
         port = free_port()
-        server = start_server(url, port, Path(folder) / "server.log", args.workers)
+        log = Path(folder) / "server.log"
+        server = start_server(url, port, log, args.workers)
         print(f"featreg serve: {args.workers} worker process(es) x 8 threads")
         try:
-            # first requests (connections, caches), then let the workers finish building their
-            # search indexes
+            wait_until_ready(log, args.workers)
             hammer(port, ["/features", f"/features/{names[0]}"] * 4 * args.workers,
-                   2 * args.workers)
+                   2 * args.workers)  # first requests: connections, template caches
             pid = server.pid
-            wait_until_idle(pid)
             baseline = summary("baseline (stylesheet)",
                                measured(pid, port, ["/static/style.css"] * args.requests,
                                         args.clients), None)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -275,11 +276,17 @@ def start_background_scheduler(url: str | None = None,
     return scheduler
 
 
-def run_scheduler(url: str | None, settings: SchedulerSettings, stop: threading.Event) -> None:
-    """Run the scheduler until ``stop`` is set, then wait for running jobs to finish."""
+def run_scheduler(url: str | None, settings: SchedulerSettings, stop: threading.Event,
+                  *, poll: float = 0.2) -> None:
+    """Run the scheduler until ``stop`` is set, then wait for running jobs to finish.
+
+    ``stop`` may be set by a signal handler: this thread polls it instead of waiting on it
+    (a handler that sets an Event while the same thread sits in its wait can deadlock on the
+    Event's lock)."""
     scheduler = start_background_scheduler(url, settings)
     try:
-        stop.wait()
+        while not stop.is_set():
+            time.sleep(poll)
     finally:
         scheduler.shutdown(wait=True)
 

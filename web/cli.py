@@ -7,6 +7,8 @@ import secrets
 import signal
 import socket
 import sys
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -24,40 +26,69 @@ def _run_worker(url: str, sockets: list[socket.socket], threads: int) -> None:
 
     from registry.db import get_engine
     from web import create_app
+    from web.views_catalog import warm_up
 
     # a forked worker must not share the parent's pooled connections: start a fresh pool
     get_engine(url).dispose(close=False)
-    from web.views_catalog import warm_up
-
     app = create_app({"DATABASE_URL": url})
-    warm_up(app)
+    warm_up(app, say=lambda message: click.echo(message, err=True))
     create_server(app, sockets=sockets, threads=threads, ident="featreg",
                   clear_untrusted_proxy_headers=True).run()
 
 
-def _serve(url: str, host: str, port: int, threads: int, workers: int) -> None:
+def _run_scheduler(url: str) -> None:
+    """The scheduled jobs, in a process of their own, until SIGTERM or SIGINT (running jobs
+    are let finish)."""
+    from registry.db import get_engine
+    from registry.scheduler import SchedulerSettings, run_scheduler
+
+    get_engine(url).dispose(close=False)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    run_scheduler(url, SchedulerSettings.from_env(), stop)
+
+
+def _serve(url: str, host: str, port: int, threads: int, workers: int, *,
+           scheduler: bool = False) -> None:
     """Serve with waitress: one process, or `workers` processes sharing one listening socket
-    (Python runs one thread at a time per process; processes use every core)."""
+    (Python runs one thread at a time per process; processes use every core). With
+    `scheduler`, the scheduled jobs run too: in a thread of the single process, or in a
+    process of their own beside the workers."""
     listener = socket.create_server((host, port), reuse_port=False)
     # one form-signing key for every worker process (else a token from one fails in another)
     os.environ.setdefault("FEATREG_SECRET_KEY", secrets.token_hex(32))
     click.echo(f"Featreg on http://{host}:{port}/ ({workers} worker process"
                f"{'' if workers == 1 else 'es'} x {threads} threads, database {url})")
     if workers == 1:
-        _run_worker(url, [listener], threads)
-        return
-    children: set[int] = set()
+        from registry.scheduler import start_background_scheduler
 
-    def spawn() -> None:
+        background = start_background_scheduler(url) if scheduler else None
+        try:
+            _run_worker(url, [listener], threads)
+        finally:
+            if background is not None:
+                background.shutdown(wait=False)
+        return
+    if scheduler:  # a missing schema stops `serve` here, not a child restarted forever
+        from registry.db import check_schema, get_engine
+
+        check_schema(get_engine(url))
+        get_engine(url).dispose()
+    # This supervising process starts no thread and keeps no connection: a process forked
+    # while another thread holds a lock (SQLite's, a connection pool's) waits for it forever.
+    children: dict[int, Callable[[], None]] = {}
+
+    def spawn(run: Callable[[], None]) -> None:
         pid = os.fork()
-        if pid == 0:  # the worker
+        if pid == 0:  # the child
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             try:
-                _run_worker(url, [listener], threads)
+                run()
             finally:
                 os._exit(0)
-        children.add(pid)
+        children[pid] = run
 
     stopping = False
 
@@ -68,12 +99,14 @@ def _serve(url: str, host: str, port: int, threads: int, workers: int) -> None:
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
-                children.discard(pid)
+                children.pop(pid, None)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     for _ in range(workers):
-        spawn()
+        spawn(lambda: _run_worker(url, [listener], threads))
+    if scheduler:
+        spawn(lambda: _run_scheduler(url))
     while children:
         try:
             pid, status = os.wait()
@@ -81,10 +114,10 @@ def _serve(url: str, host: str, port: int, threads: int, workers: int) -> None:
             break
         except InterruptedError:
             continue
-        children.discard(pid)
-        if not stopping:  # a worker died: replace it
-            click.echo(f"worker {pid} exited ({status}); starting another", err=True)
-            spawn()
+        run = children.pop(pid, None)
+        if not stopping and run is not None:  # a child died: replace it
+            click.echo(f"process {pid} exited ({status}); starting another", err=True)
+            spawn(run)
     listener.close()
     sys.exit(0)
 
@@ -122,17 +155,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
           no_scheduler: bool) -> None:
     """Serve the web UI and the JSON API (waitress, a production WSGI server) and run the
     scheduled jobs in the background (safe with several instances: each run happens once)."""
-    scheduler = None
-    if not no_scheduler:
-        from registry.scheduler import start_background_scheduler
-
-        # started before any worker is forked: it runs in this (parent) process only
-        scheduler = start_background_scheduler(ctx.obj.db)
-    try:
-        _serve(ctx.obj.db, host, port, threads, workers)
-    finally:
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
+    _serve(ctx.obj.db, host, port, threads, workers, scheduler=not no_scheduler)
 
 
 @click.command()

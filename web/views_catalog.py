@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gc
+import os
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, get_template_attribute, request
@@ -51,18 +54,22 @@ def search_index(session: Session) -> tuple[object, FeatureSearchIndex]:
     return version, memo("search_index", version, lambda: FeatureSearchIndex.load(session))
 
 
-def warm_up(app: Flask) -> None:
+def warm_up(app: Flask, say: Callable[[str], None] = lambda _: None) -> None:
     """Build the search index before the first catalog request needs it (in the background:
-    a worker serves other pages meanwhile, and a catalog request waits for this build)."""
+    a worker serves other pages meanwhile, and a catalog request waits for this build), then
+    `say` that the worker is ready."""
 
     def build() -> None:
+        start = time.perf_counter()
         with app.app_context():
-            search_index(db())
+            _, index = search_index(db())
         # what exists now (the app, its libraries, the index) lives as long as the worker:
         # leave it out of the garbage collector's full passes, which otherwise stall every
         # request in flight for about 150 ms when they walk it (CPython's gc.freeze)
         gc.collect()
         gc.freeze()
+        say(f"worker {os.getpid()} ready: search index of {len(index.features):,} features "
+            f"built in {time.perf_counter() - start:.1f} s")
 
     threading.Thread(target=build, name="featreg-warm-up", daemon=True).start()
 
