@@ -80,3 +80,15 @@ def test_workers_and_scheduler_start_answer_and_stop_together(catalog_url: str,
             server.send_signal(signal.SIGTERM)
             assert server.wait(timeout=30) == 0
         assert not any(_alive(pid) for pid in workers)
+
+
+def test_bad_scheduler_settings_stop_serve_at_once_with_the_reason(catalog_url: str) -> None:
+    featreg = Path(sys.executable).with_name("featreg")
+    for workers in ("1", "2"):
+        result = subprocess.run(
+            [str(featreg), "--db", catalog_url, "serve", "--port", str(_free_port()),
+             "--workers", workers], capture_output=True, text=True, timeout=60,
+            env={**os.environ, "FEATREG_REPORT_TIMEZONE": "Not/AZone"})
+        assert result.returncode == 1
+        assert "FEATREG_REPORT_TIMEZONE='Not/AZone' is not an IANA timezone" in result.stderr
+        assert "Traceback" not in result.stderr

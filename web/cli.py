@@ -8,10 +8,14 @@ import signal
 import socket
 import sys
 import threading
+import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
 import click
+
+from registry.cli import handle_errors
 
 
 def register(group: click.Group) -> None:
@@ -70,27 +74,61 @@ def _serve(url: str, host: str, port: int, threads: int, workers: int, *,
             if background is not None:
                 background.shutdown(wait=False)
         return
-    if scheduler:  # a missing schema stops `serve` here, not a child restarted forever
+    if scheduler:  # bad settings or schema stop `serve` here, not a child restarted forever
         from registry.db import check_schema, get_engine
+        from registry.scheduler import SchedulerSettings
 
+        SchedulerSettings.from_env().triggers()
         check_schema(get_engine(url))
         get_engine(url).dispose()
-    # This supervising process starts no thread and keeps no connection: a process forked
-    # while another thread holds a lock (SQLite's, a connection pool's) waits for it forever.
-    children: dict[int, Callable[[], None]] = {}
+    _supervise(url, listener, threads, workers, scheduler)
+
+
+QUICK_EXIT = 10.0  # seconds: a child that dies sooner failed to start
+MAX_QUICK_EXITS = 5  # in a row: give up instead of restarting it again
+
+
+def _child(run: Callable[[], None]) -> None:
+    """The body of a forked child: run, report an error, never return."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    code = 0
+    try:
+        run()
+    except BaseException:  # noqa: BLE001 - reported, then the supervisor decides
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _supervise(url: str, listener: socket.socket, threads: int, workers: int,
+               scheduler: bool) -> None:
+    """Fork the workers (and the scheduler process), replace any that dies, stop them all on
+    SIGTERM or SIGINT. This process starts no thread and keeps no connection: a process
+    forked while another thread holds a lock (SQLite's, a connection pool's) waits for it
+    forever."""
+    children: dict[int, tuple[Callable[[], None], float]] = {}
+    stopping = False
+    quick_exits = 0
+    paused = 0.0  # seconds spent backing off: not part of any child's life
+
+    def alive_since(started: float) -> float:
+        return time.monotonic() - paused - started
 
     def spawn(run: Callable[[], None]) -> None:
-        pid = os.fork()
-        if pid == 0:  # the child
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            try:
-                run()
-            finally:
-                os._exit(0)
-        children[pid] = run
-
-    stopping = False
+        # signals wait until the child is registered (else SIGTERM could miss it)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+        try:
+            pid = os.fork()
+            if pid == 0:
+                _child(run)
+            children[pid] = (run, time.monotonic() - paused)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
 
     def stop(signum: int, _frame: Any) -> None:
         nonlocal stopping
@@ -101,25 +139,43 @@ def _serve(url: str, host: str, port: int, threads: int, workers: int, *,
             except ProcessLookupError:
                 children.pop(pid, None)
 
+    def scheduler_process() -> None:
+        listener.close()  # it serves nothing: the port must not outlive the workers
+        _run_scheduler(url)
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     for _ in range(workers):
         spawn(lambda: _run_worker(url, [listener], threads))
     if scheduler:
-        spawn(lambda: _run_scheduler(url))
+        spawn(scheduler_process)
+    failed = False
     while children:
         try:
             pid, status = os.wait()
         except ChildProcessError:
             break
-        except InterruptedError:
+        entry = children.pop(pid, None)
+        if stopping or entry is None:
             continue
-        run = children.pop(pid, None)
-        if not stopping and run is not None:  # a child died: replace it
-            click.echo(f"process {pid} exited ({status}); starting another", err=True)
-            spawn(run)
+        run, started = entry
+        quick_exits = quick_exits + 1 if alive_since(started) < QUICK_EXIT else 0
+        if quick_exits >= MAX_QUICK_EXITS:
+            click.echo(f"process {pid} exited ({os.waitstatus_to_exitcode(status)}) "
+                       f"{MAX_QUICK_EXITS} times in a row right after starting; stopping "
+                       "(see the errors above)", err=True)
+            failed = True
+            stop(signal.SIGTERM, None)
+            continue
+        click.echo(f"process {pid} exited ({os.waitstatus_to_exitcode(status)}); starting "
+                   "another", err=True)
+        if quick_exits:
+            pause = min(2.0 ** quick_exits, 30.0)
+            time.sleep(pause)
+            paused += pause
+        spawn(run)
     listener.close()
-    sys.exit(0)
+    sys.exit(1 if failed else 0)
 
 
 MAX_DEFAULT_WORKERS = 4
@@ -151,6 +207,7 @@ def with_server_options(command: Any) -> Any:
 @click.option("--no-scheduler", is_flag=True,
               help="Do not run the scheduled jobs here (run `featreg scheduler` elsewhere).")
 @click.pass_context
+@handle_errors
 def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
           no_scheduler: bool) -> None:
     """Serve the web UI and the JSON API (waitress, a production WSGI server) and run the
@@ -162,6 +219,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
 @with_server_options
 @click.option("--no-serve", is_flag=True, help="Load and analyse only.")
 @click.pass_context
+@handle_errors
 def demo(ctx: click.Context, host: str, port: int, threads: int, workers: int,
          no_serve: bool) -> None:
     """Load seeds/ into a fresh database, analyse it, write its weekly report, and serve."""
