@@ -37,7 +37,7 @@ from registry.queries_common import (
 from registry.queries_ops import reports_list
 
 LIST_LIMIT = 500
-OBSERVED_DATASETS = 200  # datasets shown per job (newest first)
+OBSERVED_DATASETS = 200  # datasets shown per job and direction (newest first)
 
 
 def _by_name(session: Session, model: Any, name: str, what: str) -> Any:
@@ -172,7 +172,8 @@ def consumer_detail(session: Session, name: str, *, now: datetime | None = None
     consumer = session.scalar(select(m.Consumer).where(m.Consumer.name == name))
     reads = evidence.principal_reads(session, name, now=now)
     findings = subject_findings(session, "consumer", name)
-    datasets = observed_datasets(session, principal=name, limit=OBSERVED_DATASETS)
+    datasets = [d for direction in ("input", "output") for d in observed_datasets(
+        session, principal=name, direction=direction, limit=OBSERVED_DATASETS)]
     if consumer is None and not reads and not findings and not datasets:
         raise NotFound(f"no consumer or observed principal named {name!r}")
     declared: list[dict[str, Any]] = []
