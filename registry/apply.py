@@ -18,6 +18,7 @@ TABLES: dict[str, Any] = {
 }
 CHUNK = 2000
 NAMED_ID_LIMIT = 5000  # more names than this: read every id of the table at once
+IN_LIST = 900  # values per SQL IN list (older SQLite allows 999 variables)
 
 
 def _chunks(items: list[Any], size: int = CHUNK) -> Iterable[list[Any]]:
@@ -58,7 +59,7 @@ def _ids(session: Session, kind: str, names: set[str]) -> dict[str, int]:
     if len(names) > NAMED_ID_LIMIT:
         return {name: id_ for id_, name in session.execute(query)}
     ids: dict[str, int] = {}
-    for chunk in _chunks(sorted(names)):
+    for chunk in _chunks(sorted(names), IN_LIST):
         ids.update({name: id_ for id_, name in session.execute(query.where(
             table.name.in_(chunk)))})
     return ids

@@ -36,8 +36,8 @@ def resolve_actor(explicit: str | None = None) -> str:
         return "unknown"
 
 
-SCOPED_SPEC_LIMIT = 2000  # larger specs (a whole catalog's files) read the whole catalog
-SCOPE_LIMIT = 20_000  # objects read by name (in SQL IN lists) before reading everything
+SCOPED_SPEC_LIMIT = 900  # larger specs (a whole catalog's files) read the whole catalog
+SCOPE_LIMIT = 900  # objects read by name in SQL IN lists (older SQLite allows 999 variables)
 
 
 def plan_spec(session: Session, spec: Spec, *, prune: bool = False) -> Plan:
