@@ -233,7 +233,11 @@ def _check_references(spec: Spec, desired: dict[str, dict[str, Fields]],
         graph.add_edges_from((dep, name) for dep in f["depends_on"] if dep != name)
     for component in nx.strongly_connected_components(graph):
         if len(component) > 1:
-            cycle = [u for u, _ in nx.find_cycle(graph.subgraph(component))]
+            # the same cycle whatever order the graph was built in (sorted nodes and edges)
+            members = nx.DiGraph()
+            members.add_nodes_from(sorted(component))
+            members.add_edges_from(sorted(graph.subgraph(component).edges()))
+            cycle = [u for u, _ in nx.find_cycle(members, source=min(component))]
             cycle = cycle[cycle.index(min(cycle)):] + cycle[: cycle.index(min(cycle))]
             path = " -> ".join([*reversed(cycle), cycle[-1]])
             where = next((spec.features[n] for n in sorted(component) if n in spec.features),
