@@ -7,8 +7,10 @@ own n-gram (bigrams are indexed too), so the index answers them exactly with no 
 one-byte term is in nearly every text and is simply checked. For the catalog (names,
 descriptions, tags) a search thus touches the texts that can match, not every text.
 
-The index is three flat arrays built with vectorised numpy operations: the distinct n-gram
-codes (sorted), where each code's postings start, and the postings (text positions, ascending).
+The index is a list of segments, each over a run of consecutive texts (a few MiB of text, so
+that building needs memory for one segment at a time) and each three flat arrays built with
+vectorised numpy operations: the distinct n-gram codes (sorted), where each code's postings
+start, and the postings (text positions, ascending).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 Positions = npt.NDArray[np.int32]
+SEGMENT_BYTES = 4 * 2**20  # text per segment: building one takes about 40 times this
 BIGRAM = 1 << 24  # the bigrams' codes lie above the trigrams' 24 bits
 
 
@@ -42,18 +45,17 @@ def _changes(ordered: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     return np.concatenate(([True], ordered[1:] != ordered[:-1]))
 
 
-class TrigramIndex:
-    """Positions of the texts that contain given terms. Texts and terms are compared as given
-    (lower-case both for a case-insensitive search); a term never holds a newline."""
+class _Segment:
+    """The postings of a run of consecutive texts (built one run at a time, so that building
+    needs memory for one run's n-grams, not for every text's)."""
 
-    def __init__(self, texts: Sequence[str]) -> None:
-        self.texts = list(texts)
-        encoded = [t.encode() for t in self.texts]
+    def __init__(self, encoded: Sequence[bytes], first: int) -> None:
         # texts joined by newlines: an n-gram that spans two texts holds a newline, which no
         # term does, so it is never looked up
         data = b"\n".join(encoded)
         lengths = np.fromiter(map(len, encoded), dtype=np.int32, count=len(encoded)) + 1
-        text_of = np.repeat(np.arange(len(encoded), dtype=np.int32), lengths)[:len(data)]
+        text_of = np.repeat(np.arange(first, first + len(encoded), dtype=np.int32),
+                            lengths)[:len(data)]
         b = _bytes(data)
         n = len(b)
         pairs = np.empty(max(n - 2, 0) + max(n - 1, 0), dtype=np.int64)
@@ -66,10 +68,39 @@ class TrigramIndex:
         pairs.sort()  # (np.unique takes many times longer than sort and a neighbour compare)
         pairs = pairs[_changes(pairs)] if len(pairs) else pairs
         grams = pairs >> 32
-        self._postings: Positions = (pairs & 0xFFFFFFFF).astype(np.int32)
-        first = np.flatnonzero(_changes(grams)) if len(grams) else np.empty(0, np.int64)
-        self._codes = grams[first]
-        self._starts = np.append(first, len(grams)).astype(np.int64)
+        self.postings: Positions = (pairs & 0xFFFFFFFF).astype(np.int32)
+        starts = np.flatnonzero(_changes(grams)) if len(grams) else np.empty(0, np.int64)
+        self.codes = grams[starts]
+        self.starts = np.append(starts, len(grams)).astype(np.int64)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.codes.nbytes + self.starts.nbytes + self.postings.nbytes)
+
+    def posting(self, code: int) -> Positions:
+        i = int(np.searchsorted(self.codes, code))
+        if i == len(self.codes) or self.codes[i] != code:
+            return self.postings[:0]
+        return self.postings[self.starts[i]:self.starts[i + 1]]
+
+
+class TrigramIndex:
+    """Positions of the texts that contain given terms. Texts and terms are compared as given
+    (lower-case both for a case-insensitive search); a term never holds a newline."""
+
+    def __init__(self, texts: Sequence[str], *, segment_bytes: int = SEGMENT_BYTES) -> None:
+        self.texts = list(texts)
+        encoded = [t.encode() for t in self.texts]
+        self._segments: list[_Segment] = []
+        first = 0
+        while first < len(encoded) or not self._segments:
+            size, last = 0, first
+            while last < len(encoded) and (last == first or size + len(encoded[last])
+                                           <= segment_bytes):
+                size += len(encoded[last]) + 1
+                last += 1
+            self._segments.append(_Segment(encoded[first:last], first))
+            first = last
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -77,13 +108,12 @@ class TrigramIndex:
     @property
     def nbytes(self) -> int:
         """Memory held by the arrays (the texts not included)."""
-        return int(self._codes.nbytes + self._starts.nbytes + self._postings.nbytes)
+        return sum(segment.nbytes for segment in self._segments)
 
     def _posting(self, code: int) -> Positions:
-        i = int(np.searchsorted(self._codes, code))
-        if i == len(self._codes) or self._codes[i] != code:
-            return self._postings[:0]
-        return self._postings[self._starts[i]:self._starts[i + 1]]
+        if len(self._segments) == 1:
+            return self._segments[0].posting(code)
+        return np.concatenate([segment.posting(code) for segment in self._segments])
 
     def candidates(self, terms: Sequence[str]) -> Positions:
         """Ascending positions of the texts holding every n-gram of every term (exactly the

@@ -25,10 +25,11 @@ terms = st.text(alphabet=ALPHABET.replace(" ", "").replace("\n", ""), min_size=1
 
 
 @settings(max_examples=200, deadline=None)
-@given(corpus=st.lists(texts, max_size=40), query=st.lists(terms, min_size=1, max_size=3))
+@given(corpus=st.lists(texts, max_size=40), query=st.lists(terms, min_size=1, max_size=3),
+       segment_bytes=st.sampled_from([1, 40, 4 * 2**20]))
 def test_ngram_index_finds_exactly_the_texts_containing_every_term(
-        corpus: list[str], query: list[str]) -> None:
-    index = TrigramIndex(corpus)
+        corpus: list[str], query: list[str], segment_bytes: int) -> None:
+    index = TrigramIndex(corpus, segment_bytes=segment_bytes)
     expected = [i for i, text in enumerate(corpus) if all(t in text for t in query)]
     assert index.containing(query) == expected
 
