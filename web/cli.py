@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import signal
@@ -15,7 +16,7 @@ from typing import Any
 
 import click
 
-from registry.cli import handle_errors
+from registry.errors import FeatregError
 
 
 def register(group: click.Group) -> None:
@@ -181,6 +182,20 @@ def _supervise(url: str, listener: socket.socket, threads: int, workers: int,
 MAX_DEFAULT_WORKERS = 4
 
 
+def _reported(command: Callable[..., None]) -> Callable[..., None]:
+    """Featreg errors (bad settings, no schema) as a message and exit status 1, no traceback
+    (registry.cli.handle_errors cannot be imported here: registry.cli loads this module)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except FeatregError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
 def default_workers() -> int:
     """Worker processes when --workers is not given: one per core, at most four (Python runs
     one thread at a time per process, so a single process leaves the other cores idle)."""
@@ -207,7 +222,7 @@ def with_server_options(command: Any) -> Any:
 @click.option("--no-scheduler", is_flag=True,
               help="Do not run the scheduled jobs here (run `featreg scheduler` elsewhere).")
 @click.pass_context
-@handle_errors
+@_reported
 def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
           no_scheduler: bool) -> None:
     """Serve the web UI and the JSON API (waitress, a production WSGI server) and run the
@@ -219,7 +234,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
 @with_server_options
 @click.option("--no-serve", is_flag=True, help="Load and analyse only.")
 @click.pass_context
-@handle_errors
+@_reported
 def demo(ctx: click.Context, host: str, port: int, threads: int, workers: int,
          no_serve: bool) -> None:
     """Load seeds/ into a fresh database, analyse it, write its weekly report, and serve."""

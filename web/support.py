@@ -16,6 +16,7 @@ from registry.errors import FeatregError, NotFound
 API_PREFIX = "/api/v1"
 T = TypeVar("T")
 _memo_lock = threading.Lock()
+_memo_locks: dict[str, threading.Lock] = {}
 
 # Pages may only load what the app serves itself; no inline scripts (a name or a description
 # that smuggles <script> in could not run even if it were ever left unescaped).
@@ -45,7 +46,9 @@ def memo(name: str, version: object, compute: Callable[[], T]) -> T:
     held = store.get(name)
     if held is not None and held[0] == version:
         return held[1]  # type: ignore[no-any-return]
-    with _memo_lock:  # one thread computes, the others wait for its value
+    with _memo_lock:
+        lock = _memo_locks.setdefault(name, threading.Lock())
+    with lock:  # one thread computes, the others wait for its value (other names do not)
         held = store.get(name)
         if held is not None and held[0] == version:
             return held[1]  # type: ignore[no-any-return]
