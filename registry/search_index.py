@@ -223,10 +223,6 @@ class FeatureSearchIndex:
         features = self.features
         return SearchResult(total, lambda a, b: [features[i] for i in positions[a:b]])
 
-    def search(self, text: str = "", **filters_and_sort: str) -> list[IndexedFeature]:
-        """Every matching feature in order (`find`, all of it)."""
-        return self.find(text, **filters_and_sort).items()
-
     def _relevance_slicer(self, found: list[int] | None, phrase: str
                           ) -> Callable[[int, int], list[IndexedFeature]]:
         """`relevance` order: exact name, then names starting with the phrase, then names
