@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -10,20 +9,15 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from registry import models as m
+from registry.batches import chunks
 from registry.plan import ObjectChange, Plan
 from registry.state import Fields
 
 TABLES: dict[str, Any] = {
     "teams": m.Team, "sources": m.Source, "features": m.Feature, "consumers": m.Consumer,
 }
-CHUNK = 2000
+CHUNK = 2000  # rows per insert or update batch (IN lists use batches.IN_LIST)
 NAMED_ID_LIMIT = 5000  # more names than this: read every id of the table at once
-IN_LIST = 900  # values per SQL IN list (older SQLite allows 999 variables)
-
-
-def _chunks(items: list[Any], size: int = CHUNK) -> Iterable[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
 
 
 def _date(value: str | None) -> date | None:
@@ -59,7 +53,7 @@ def _ids(session: Session, kind: str, names: set[str]) -> dict[str, int]:
     if len(names) > NAMED_ID_LIMIT:
         return {name: id_ for id_, name in session.execute(query)}
     ids: dict[str, int] = {}
-    for chunk in _chunks(sorted(names), IN_LIST):
+    for chunk in chunks(sorted(names)):
         ids.update({name: id_ for id_, name in session.execute(query.where(
             table.name.in_(chunk)))})
     return ids
@@ -111,11 +105,11 @@ def apply_plan(
             if k == "features":
                 row["changeset_id"] = cs.id
             rows.append(row)
-        for chunk in _chunks(rows):
+        for chunk in chunks(rows, CHUNK):
             session.execute(insert(TABLES[k]), chunk)
         updates = [{"id": ids[k][ch.name], **_row(k, ch.after or {}, ids["teams"], now)}
                    for ch in plan.of("update", k)]
-        for chunk in _chunks(updates):
+        for chunk in chunks(updates, CHUNK):
             session.execute(update(TABLES[k]), chunk)
         if rows:
             ids[k] = _ids(session, k, named[k])
@@ -138,10 +132,10 @@ def _changed(plan: Plan, kind: str, fld: str) -> list[ObjectChange]:
 
 def _replace_edges(session: Session, table: Any, owner_col: str, other_col: str,
                    owner_ids: list[int], pairs: list[dict[str, Any]]) -> None:
-    for chunk in _chunks(owner_ids):
-        session.execute(delete(table).where(getattr(table, owner_col).in_(chunk)))
-    for chunk in _chunks(pairs):
-        session.execute(insert(table), chunk)
+    for ids in chunks(owner_ids):
+        session.execute(delete(table).where(getattr(table, owner_col).in_(ids)))
+    for batch in chunks(pairs, CHUNK):
+        session.execute(insert(table), batch)
 
 
 def _write_edges(session: Session, plan: Plan, ids: dict[str, dict[str, int]]) -> None:
@@ -169,22 +163,22 @@ def _write_edges(session: Session, plan: Plan, ids: dict[str, dict[str, int]]) -
                   "produced_by_id": cid.get((ch.after or {})["produced_by"] or "")}
                  for ch in _changed(plan, "sources", "produced_by")
                  if ch.action == "update" or (ch.after or {})["produced_by"]]
-    for chunk in _chunks(producers):
+    for chunk in chunks(producers, CHUNK):
         session.execute(update(m.Source), chunk)
     replacements = [{"id": fid[ch.name],
                      "replacement_id": fid.get((ch.after or {})["replacement"] or "")}
                     for ch in _changed(plan, "features", "replacement")
                     if ch.action == "update" or (ch.after or {})["replacement"]]
-    for chunk in _chunks(replacements):
+    for chunk in chunks(replacements, CHUNK):
         session.execute(update(m.Feature), chunk)
 
 
 def _delete(session: Session, plan: Plan, ids: dict[str, dict[str, int]]) -> None:
     doomed = {k: [ids[k][ch.name] for ch in plan.of("delete", k)] for k in TABLES}
-    for chunk in _chunks(doomed["consumers"]):
+    for chunk in chunks(doomed["consumers"]):
         session.execute(update(m.Source).where(m.Source.produced_by_id.in_(chunk))
                         .values(produced_by_id=None))
-    for chunk in _chunks(doomed["features"]):
+    for chunk in chunks(doomed["features"]):
         session.execute(update(m.Feature).where(m.Feature.replacement_id.in_(chunk))
                         .values(replacement_id=None))
     edge_tables: dict[str, list[tuple[Any, str]]] = {
@@ -196,7 +190,7 @@ def _delete(session: Session, plan: Plan, ids: dict[str, dict[str, int]]) -> Non
         "teams": [],
     }
     for k in ("consumers", "features", "sources", "teams"):
-        for chunk in _chunks(doomed[k]):
+        for chunk in chunks(doomed[k]):
             for table, col in edge_tables[k]:
                 session.execute(delete(table).where(getattr(table, col).in_(chunk)))
             session.execute(delete(TABLES[k]).where(TABLES[k].id.in_(chunk)))
@@ -213,5 +207,5 @@ def _audit(session: Session, plan: Plan, changeset_id: int, actor: str, now: dat
         rows.append({"changeset_id": changeset_id, "ts": now, "actor": actor,
                      "action": ch.action, "object_type": ch.object_type,
                      "object_name": ch.name, "before": before, "after": after})
-    for chunk in _chunks(rows):
+    for chunk in chunks(rows, CHUNK):
         session.execute(insert(m.AuditEvent), chunk)

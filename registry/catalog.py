@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from registry import models as m
 from registry.apply import apply_plan
+from registry.batches import IN_LIST
 from registry.errors import NotFound, Problem
 from registry.plan import Plan, make_plan
 from registry.plan_scope import plan_scope
@@ -36,8 +37,8 @@ def resolve_actor(explicit: str | None = None) -> str:
         return "unknown"
 
 
-SCOPED_SPEC_LIMIT = 900  # larger specs (a whole catalog's files) read the whole catalog
-SCOPE_LIMIT = 900  # objects read by name in SQL IN lists (older SQLite allows 999 variables)
+SCOPED_SPEC_LIMIT = IN_LIST  # larger specs (a whole catalog's files) read the whole catalog
+SCOPE_LIMIT = IN_LIST  # objects read by name, each kind in one SQL IN list
 
 
 def plan_spec(session: Session, spec: Spec, *, prune: bool = False) -> Plan:

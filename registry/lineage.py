@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import models as m
+from registry.batches import chunks
 from registry.errors import NotFound
 
-CHUNK = 5000
 NodeKey = tuple[str, int]  # ("feature" | "source" | "consumer", id)
 
 # (from type, to type, table, column of the "from" side, column of the "to" side), downstream.
@@ -65,9 +65,9 @@ def _neighbours(session: Session, frontier: list[NodeKey], downstream: bool
             (from_t, to_t, from_col, to_col) if downstream else (to_t, from_t, to_col, from_col)
         )
         ids = by_type.get(src_t, [])
-        for i in range(0, len(ids), CHUNK):
+        for part in chunks(ids):
             rows = session.execute(
-                select(src_col, dst_col).where(src_col.in_(ids[i:i + CHUNK]),
+                select(src_col, dst_col).where(src_col.in_(part),
                                                dst_col.is_not(None))
             )
             found.extend(((src_t, a), (dst_t, b)) for a, b in rows)
@@ -101,9 +101,9 @@ def _names(session: Session, keys: set[NodeKey]) -> dict[NodeKey, str]:
     out: dict[NodeKey, str] = {}
     for type_, model in MODELS.items():
         ids = [i for t, i in keys if t == type_]
-        for i in range(0, len(ids), CHUNK):
+        for part in chunks(ids):
             for id_, name in session.execute(
-                select(model.id, model.name).where(model.id.in_(ids[i:i + CHUNK]))
+                select(model.id, model.name).where(model.id.in_(part))
             ):
                 out[(type_, id_)] = name
     return out

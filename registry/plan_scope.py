@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from registry import models as m
-from registry.queries_common import chunks
+from registry.batches import chunks
 from registry.spec import KINDS, Spec
 
 

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TypedReturnsRows
 
 from registry import models as m
+from registry.batches import chunks
 from registry.findings import finding_to_dict
 
-CHUNK = 900
 RowTypes = TypeVarTuple("RowTypes")
 ACTIVE_STATUSES = ("open", "acknowledged", "suppressed")
 
@@ -40,11 +40,6 @@ def run(session: Session, statement: TypedReturnsRows[*RowTypes],
 def table_exists(session: Session, name: str) -> bool:
     """True when the database has the table (tables added by later migrations may be absent)."""
     return bool(inspect(session.connection()).has_table(name))
-
-
-def chunks(items: list[Any], size: int = CHUNK) -> Iterable[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from registry import models as m
+from registry.batches import chunks
 from registry.evidence.rollups import daily_reads
-from registry.queries_common import chunks, iso, run
+from registry.queries_common import iso, run
 
 RECENT_DAYS = 30
 

@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 from registry import lineage
 from registry import models as m
 from registry.analysis.graph import feedback_cycles
+from registry.batches import chunks
 from registry.errors import NotFound
-from registry.queries_common import ACTIVE_STATUSES, chunks, run
+from registry.queries_common import ACTIVE_STATUSES, run
 
 NodeId = str  # "feature:name" | "source:name" | "consumer:name"
 DIRECTIONS = ("both", "upstream", "downstream")
