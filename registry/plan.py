@@ -198,27 +198,27 @@ def _check_references(spec: Spec, desired: dict[str, dict[str, Fields]],
                 loc = spec.of(kind).get(name)
                 problems.append(loc.problem(msg, fld) if loc else Problem(msg))
 
+    def unproduced(name: str, f: Fields) -> None:
+        """A model output must name its producer (unless that was already reported)."""
+        if f["kind"] == "model_output" and not f["produced_by"] and name not in orphans_reported:
+            loc = spec.sources.get(name)
+            msg = (f"source {name!r} is a model_output without produced_by: name the "
+                   "consumer (model) that produces it")
+            problems.append(loc.problem(msg, "kind") if loc else Problem(msg))
+
     for kind, fields_by_name in desired.items():
         for name, f in fields_by_name.items():
             if scoped and name not in spec.of(kind):
                 # read for reference only: its own references were not read, and only a
                 # model output's producer can change without the object being in the spec
-                if (kind == "sources" and f["kind"] == "model_output" and not f["produced_by"]
-                        and name not in orphans_reported):
-                    problems.append(Problem(
-                        f"source {name!r} is a model_output without produced_by: name the "
-                        "consumer (model) that produces it"))
+                if kind == "sources":
+                    unproduced(name, f)
                 continue
             if kind != "teams":
                 ref(kind, name, f["owner"], "teams", "owner")
             if kind == "sources":
                 ref(kind, name, f["produced_by"], "consumers", "produced_by")
-                if (f["kind"] == "model_output" and not f["produced_by"]
-                        and name not in orphans_reported):
-                    loc = spec.sources.get(name)
-                    msg = (f"source {name!r} is a model_output without produced_by: name the "
-                           "consumer (model) that produces it")
-                    problems.append(loc.problem(msg, "kind") if loc else Problem(msg))
+                unproduced(name, f)
             elif kind == "features":
                 ref(kind, name, f["sources"], "sources", "sources")
                 ref(kind, name, f["depends_on"], "features", "depends_on")

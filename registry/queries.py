@@ -124,6 +124,13 @@ CATALOG_SORTS: dict[str, str] = {
 }
 
 
+def _non_default_args(query: Any, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A query dataclass's fields (with `changes`) that differ from its defaults."""
+    values = {**asdict(query), **changes}
+    defaults = asdict(type(query)())
+    return {k: v for k, v in values.items() if v != defaults[k]}
+
+
 @dataclass(frozen=True)
 class CatalogQuery:
     """The catalog's search, filters, sort and page, as they appear in the URL."""
@@ -157,9 +164,7 @@ class CatalogQuery:
 
     def to_args(self, **changes: Any) -> dict[str, Any]:
         """The non-default URL arguments (for links that keep the filters)."""
-        values = {**asdict(self), **changes}
-        defaults = asdict(CatalogQuery())
-        return {k: v for k, v in values.items() if v != defaults[k]}
+        return _non_default_args(self, changes)
 
 
 def _order_by(query: Select[Any], q: CatalogQuery) -> Select[Any]:
@@ -291,9 +296,8 @@ class FindingsQuery:
                    per_page=clamp_int(args.get("per_page"), 100, 1, 1000))
 
     def to_args(self, **changes: Any) -> dict[str, Any]:
-        values = {**asdict(self), **changes}
-        defaults = asdict(FindingsQuery())
-        return {k: v for k, v in values.items() if v != defaults[k]}
+        """The non-default URL arguments (for links that keep the filters)."""
+        return _non_default_args(self, changes)
 
 
 def findings_page(session: Session, q: FindingsQuery) -> dict[str, Any]:
