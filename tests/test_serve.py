@@ -92,3 +92,17 @@ def test_bad_scheduler_settings_stop_serve_at_once_with_the_reason(catalog_url: 
         assert result.returncode == 1
         assert "FEATREG_REPORT_TIMEZONE='Not/AZone' is not an IANA timezone" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_worker_that_keeps_failing_to_start_stops_serve(catalog_url: str) -> None:
+    # serve in a child Python with a short back-off (the default waits 2+4+8+16 s)
+    program = ("import sys, web.cli as cli; cli.BACKOFF = 0.05; "
+               "from registry.cli import main; main(sys.argv[1:])")
+    result = subprocess.run(
+        [sys.executable, "-c", program, "--db", catalog_url, "serve", "--no-scheduler",
+         "--port", str(_free_port()), "--workers", "2"], capture_output=True, text=True,
+        timeout=120, env={**os.environ, "FEATREG_GRAPH_CACHE_SIZE": "not a number"})
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.count("starting another") == 4
+    assert "5 times in a row right after starting; stopping" in result.stderr
+    assert "ValueError" in result.stderr  # the workers' own error is shown

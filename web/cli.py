@@ -87,6 +87,7 @@ def _serve(url: str, host: str, port: int, threads: int, workers: int, *,
 
 QUICK_EXIT = 10.0  # seconds: a child that dies sooner failed to start
 MAX_QUICK_EXITS = 5  # in a row: give up instead of restarting it again
+BACKOFF = 2.0  # seconds before the first restart after a quick exit; doubled each time
 
 
 def _child(run: Callable[[], None]) -> None:
@@ -171,7 +172,7 @@ def _supervise(url: str, listener: socket.socket, threads: int, workers: int,
         click.echo(f"process {pid} exited ({os.waitstatus_to_exitcode(status)}); starting "
                    "another", err=True)
         if quick_exits:
-            pause = min(2.0 ** quick_exits, 30.0)
+            pause = min(BACKOFF * 2.0 ** (quick_exits - 1), 30.0)
             time.sleep(pause)
             paused += pause
         spawn(run)
