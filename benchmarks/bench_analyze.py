@@ -12,13 +12,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from registry.analyze import run_analysis
-from registry.catalog import apply_spec
-from registry.db import session_factory, session_scope, upgrade
+from registry.catalog.service import apply_spec
+from registry.catalog.spec import load_spec
 from registry.evidence.importance import ingest_importance_csv
 from registry.evidence.snapshots import add_snapshot
 from registry.evidence.usage import ingest_usage_file
-from registry.spec import load_spec
+from registry.findings.run import run_analysis
+from registry.store.db import session_factory, session_scope, upgrade
 from registry.synthetic import generate_world
 
 

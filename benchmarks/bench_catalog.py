@@ -31,14 +31,14 @@ from sqlalchemy import create_engine, insert, select, text
 from synthetic_catalog import SyntheticCatalog, generate_catalog, with_changes, write_spec
 
 import registry
-from registry import lineage
-from registry import models as m
-from registry.apply import apply_plan
+from registry.catalog import lineage
+from registry.catalog.apply import apply_plan
+from registry.catalog.plan import make_plan
+from registry.catalog.spec import load_spec
+from registry.catalog.state import load_state
 from registry.cli import main as featreg
-from registry.db import dispose_engine, get_engine, session_factory, session_scope, upgrade
-from registry.plan import make_plan
-from registry.spec import load_spec
-from registry.state import load_state
+from registry.store import models as m
+from registry.store.db import dispose_engine, get_engine, session_factory, session_scope, upgrade
 
 
 @dataclass

@@ -79,8 +79,8 @@ def child(events_file: Path, db_file: Path) -> dict[str, float]:
     import orjson
 
     import registry
-    from registry.db import session_factory, session_scope, upgrade
     from registry.evidence.usage import ingest_usage_file
+    from registry.store.db import session_factory, session_scope, upgrade
 
     url = f"sqlite:///{db_file}"
     upgrade(url)

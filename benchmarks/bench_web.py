@@ -45,20 +45,20 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from featreg.web.cli import default_workers  # noqa: E402
+from featreg.web.graph_dot import build_dot  # noqa: E402
+from featreg.web.graph_render import SvgRenderer, choose_engine  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from registry import models as m  # noqa: E402
 from registry.analysis.inputs import FindingDraft  # noqa: E402
-from registry.catalog import apply_spec, spec_from_entries  # noqa: E402
-from registry.db import session_factory, session_scope, upgrade  # noqa: E402
+from registry.catalog.service import apply_spec, spec_from_entries  # noqa: E402
 from registry.evidence.importance import store_report  # noqa: E402
 from registry.evidence.usage import record_usage  # noqa: E402
 from registry.evidence.usage_events import UsageEvent  # noqa: E402
-from registry.findings import record_findings  # noqa: E402
-from registry.queries_graph import neighbourhood  # noqa: E402
-from web.cli import default_workers  # noqa: E402
-from web.graph_dot import build_dot  # noqa: E402
-from web.graph_render import SvgRenderer, choose_engine  # noqa: E402
+from registry.findings.records import record_findings  # noqa: E402
+from registry.read.graph import neighbourhood  # noqa: E402
+from registry.store import models as m  # noqa: E402
+from registry.store.db import session_factory, session_scope, upgrade  # noqa: E402
 
 NOW = datetime(2026, 11, 16, tzinfo=UTC)
 ENTITIES = ["user", "ad", "merchant", "card", "device", "query", "doc", "session", "item",

@@ -10,17 +10,18 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.resources import files
 from pathlib import Path
 
-from registry.analyze import AnalysisResult, run_analysis
-from registry.catalog import apply_spec
-from registry.db import get_engine, session_factory, session_scope, upgrade
+from registry.catalog.service import apply_spec
+from registry.catalog.spec import load_spec
 from registry.evidence.importance import ingest_importance_csv
 from registry.evidence.snapshots import add_snapshot
 from registry.evidence.usage import ingest_usage_file
-from registry.spec import load_spec
+from registry.findings.run import AnalysisResult, run_analysis
+from registry.store.db import get_engine, session_factory, session_scope, upgrade
 
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+SEEDS = Path(str(files("featreg.seeds")))
 Say = Callable[[str], None]
 
 

@@ -19,8 +19,8 @@ from sqlalchemy import create_engine, text
 
 import registry
 from registry.cli import main as cli_main
-from registry.db import dispose_engine, upgrade
-from registry.sdk import Client
+from registry.sdk.client import Client
+from registry.store.db import dispose_engine, upgrade
 
 PG_ADMIN_URL = os.environ.get(
     "FEATREG_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -146,6 +146,6 @@ def catalog_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture(scope="module")
 def app(catalog_url: str):  # type: ignore[no-untyped-def]
     """The Flask app on `catalog_url`."""
-    from web import create_app
+    from featreg.web import create_app
 
     return create_app({"DATABASE_URL": catalog_url, "TESTING": True})

@@ -11,19 +11,19 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from featreg.web import create_app
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from registry import catalog
-from registry import models as m
-from registry.analyze import run_analysis
-from registry.db import session_factory, session_scope
+from registry.catalog import service as catalog
+from registry.catalog.spec import parse_documents
 from registry.evidence.rollups import feature_usage
-from registry.findings import list_findings
-from registry.http_client import plan_to_dict
-from registry.spec import parse_documents
-from web import create_app
+from registry.findings.records import list_findings
+from registry.findings.run import run_analysis
+from registry.sdk.http import plan_to_dict
+from registry.store import models as m
+from registry.store.db import session_factory, session_scope
 
 SPEC_YAML = """\
 teams:

@@ -13,14 +13,14 @@ import pytest
 from sqlalchemy import MetaData, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-import registry.apply
-from registry import catalog
-from registry import models as m
-from registry.db import get_engine, session_factory, session_scope
-from registry.errors import InvalidInput
-from registry.plan import Plan
-from registry.spec import parse_documents
-from registry.state import load_state
+import registry.catalog.apply
+from registry.catalog import service as catalog
+from registry.catalog.plan import Plan
+from registry.catalog.spec import parse_documents
+from registry.catalog.state import load_state
+from registry.core.errors import InvalidInput
+from registry.store import models as m
+from registry.store.db import get_engine, session_factory, session_scope
 
 CATALOG = """\
 teams:
@@ -153,7 +153,7 @@ def test_apply_is_atomic_when_a_write_fails_midway(db_url: str, sessions: sessio
         seen["features"] = session.scalar(select(func.count()).select_from(m.Feature)) or 0
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(registry.apply, "_audit", failing_audit)
+    monkeypatch.setattr(registry.catalog.apply, "_audit", failing_audit)
     edited = CATALOG.replace("features:\n",
                              "features:\n  - {name: extra, owner: ads, dtype: int}\n")
     with pytest.raises(RuntimeError, match="disk full"):

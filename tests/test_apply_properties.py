@@ -20,11 +20,11 @@ from sqlalchemy import delete
 from sqlalchemy.exc import SAWarning
 from test_apply import dump_database, reflected_tables
 
-from registry import catalog
-from registry.db import get_engine, session_factory, session_scope
-from registry.errors import InvalidInput
-from registry.plan import Plan
-from registry.spec import parse_documents
+from registry.catalog import service as catalog
+from registry.catalog.plan import Plan
+from registry.catalog.spec import parse_documents
+from registry.core.errors import InvalidInput
+from registry.store.db import get_engine, session_factory, session_scope
 
 SpecDict = dict[str, list[dict[str, Any]]]
 

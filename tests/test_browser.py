@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from featreg.web import create_app
 from web_catalog import XSS_PRINCIPAL, build_catalog, load_seeds
 
-from registry.db import dispose_engine
 from registry.demo import DemoManifest
-from web import create_app
+from registry.store.db import dispose_engine
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")

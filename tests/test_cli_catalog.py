@@ -12,9 +12,9 @@ from conftest import Cli
 from test_apply import dump_database
 
 import registry.cli
-from registry import lineage
+from registry.catalog import lineage
 from registry.cli import main as cli_main
-from registry.db import dispose_engine, session_factory, session_scope
+from registry.store.db import dispose_engine, session_factory, session_scope
 
 CATALOG = """\
 teams:

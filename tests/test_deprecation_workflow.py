@@ -17,8 +17,8 @@ from conftest import Cli
 from ops_world import CONTACTS, analyze, findings, load_world
 from sqlalchemy import select
 
-from registry import models as m
-from registry.db import session_factory, session_scope
+from registry.store import models as m
+from registry.store.db import session_factory, session_scope
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MONDAY = datetime(2026, 11, 16, 8, 0, tzinfo=BERLIN)

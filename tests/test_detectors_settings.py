@@ -6,7 +6,7 @@ from dataclasses import fields
 
 import pytest
 
-from registry.settings import Settings, SettingsError
+from registry.core.settings import Settings, SettingsError
 
 
 def test_defaults_are_the_thresholds_of_the_design() -> None:

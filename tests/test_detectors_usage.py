@@ -19,7 +19,7 @@ from registry.analysis.inputs import (
     ImportanceValue,
     ReadStat,
 )
-from registry.settings import Settings
+from registry.core.settings import Settings
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import Cli
 from ops_world import analyze, findings, load_world
 
-import registry.analyze as analyze_module
+import registry.findings.run as analyze_module
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 

@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from featreg.web import create_app
 from werkzeug.serving import make_server
 
 import registry
-from registry.db import dispose_engine
-from registry.errors import FeatregError, InvalidInput, NotFound
-from registry.http_client import HttpClient, error_payload, plan_from_dict, plan_to_dict
-from registry.sdk import Client
-from web import create_app
+from registry.core.errors import FeatregError, InvalidInput, NotFound
+from registry.sdk.client import Client
+from registry.sdk.http import HttpClient, error_payload, plan_from_dict, plan_to_dict
+from registry.store.db import dispose_engine
 
 T0 = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from registry.db import session_factory, session_scope
-from registry.errors import InvalidInput, NotFound
+from registry.core.errors import InvalidInput, NotFound
 from registry.evidence import importance
-from registry.sdk import Client
+from registry.sdk.client import Client
+from registry.store.db import session_factory, session_scope
 
 T1 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 

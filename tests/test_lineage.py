@@ -14,9 +14,10 @@ import networkx as nx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry import catalog, lineage
-from registry.db import session_factory, session_scope
-from registry.errors import NotFound
+from registry.catalog import lineage
+from registry.catalog import service as catalog
+from registry.core.errors import NotFound
+from registry.store.db import session_factory, session_scope
 
 Node = tuple[str, str]
 Entries = list[tuple[str, Mapping[str, Any]]]

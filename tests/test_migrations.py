@@ -18,7 +18,8 @@ from alembic.script import ScriptDirectory
 from conftest import PG_ADMIN_URL, REQUIRE_PG
 from sqlalchemy import create_engine, inspect, text
 
-from registry.db import (
+from registry.core.errors import SchemaOutdated
+from registry.store.db import (
     alembic_config,
     check_schema,
     current_revision,
@@ -28,8 +29,7 @@ from registry.db import (
     head_revision,
     upgrade,
 )
-from registry.errors import SchemaOutdated
-from registry.models import Base
+from registry.store.models import Base
 
 
 @pytest.fixture

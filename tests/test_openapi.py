@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import schemathesis
+from featreg.web import create_app
+from featreg.web.openapi import openapi_document, operations
 from flask import Flask
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
@@ -19,10 +21,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy import func, select
 from web_catalog import build_catalog
 
-from registry import models as m
-from registry.db import dispose_engine, session_factory, session_scope
-from web import create_app
-from web.openapi import openapi_document, operations
+from registry.store import models as m
+from registry.store.db import dispose_engine, session_factory, session_scope
 
 MAX_EXAMPLES = 12
 CHECKS_METHODS = {"GET", "PUT", "POST"}

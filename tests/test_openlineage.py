@@ -21,15 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from featreg.web import create_app
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from registry import models as m
-from registry.db import dispose_engine, session_factory, session_scope
-from registry.errors import InvalidInput
+from registry.core.errors import InvalidInput
 from registry.evidence.openlineage_events import parse_event, principal_for
-from web import create_app
+from registry.store import models as m
+from registry.store.db import dispose_engine, session_factory, session_scope
 
 CATALOG_YAML = """\
 teams:

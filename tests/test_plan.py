@@ -10,10 +10,10 @@ import random
 
 import pytest
 
-from registry.errors import InvalidInput
-from registry.plan import FieldChange, ObjectChange, Plan, make_plan
-from registry.spec import KINDS, Spec, parse_documents
-from registry.state import CatalogState
+from registry.catalog.plan import FieldChange, ObjectChange, Plan, make_plan
+from registry.catalog.spec import KINDS, Spec, parse_documents
+from registry.catalog.state import CatalogState
+from registry.core.errors import InvalidInput
 
 STORED_CREATED = "2025-01-02T03:04:05+00:00"
 

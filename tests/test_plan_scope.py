@@ -22,12 +22,12 @@ from test_apply_properties import (
     empty_database,
 )
 
-from registry.catalog import plan_spec, spec_from_entries
-from registry.db import session_factory, session_scope
-from registry.errors import InvalidInput
-from registry.plan import Plan, make_plan
-from registry.plan_scope import plan_scope
-from registry.state import load_state
+from registry.catalog.plan import Plan, make_plan
+from registry.catalog.plan_scope import plan_scope
+from registry.catalog.service import plan_spec, spec_from_entries
+from registry.catalog.state import load_state
+from registry.core.errors import InvalidInput
+from registry.store.db import session_factory, session_scope
 
 
 @st.composite

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from registry.cli import main
+from registry.core.settings import Settings
+from registry.ops.scheduler import SchedulerSettings
 from registry.reports.delivery import SmtpSettings
-from registry.scheduler import SchedulerSettings
-from registry.settings import Settings
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 

@@ -19,8 +19,6 @@ from aiosmtpd.controller import Controller
 from ops_world import CATALOG, CONTACTS, PLANTED, analyze, findings, load_world
 from sqlalchemy import select
 
-from registry import models as m
-from registry.db import session_factory, session_scope
 from registry.reports import (
     SmtpSettings,
     deliver_weekly_report,
@@ -31,6 +29,8 @@ from registry.reports import (
     week_of,
 )
 from registry.reports.build import CANDIDATE_KINDS
+from registry.store import models as m
+from registry.store.db import session_factory, session_scope
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MONDAY_0800 = datetime(2026, 11, 16, 8, 0, tzinfo=BERLIN)

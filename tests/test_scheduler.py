@@ -24,12 +24,12 @@ from conftest import Cli
 from ops_world import load_world
 from sqlalchemy import select
 
-from registry import models as m
-from registry.db import dispose_engine, session_factory, session_scope
-from registry.jobs import JOBS, JobContext, JobDefinition, execute_job
-from registry.leases import acquire_lease, release_lease, renew_lease
-from registry.scheduler import SchedulerSettings, parse_schedule, start_background_scheduler
-from registry.settings import SettingsError
+from registry.core.settings import SettingsError
+from registry.ops.jobs import JOBS, JobContext, JobDefinition, execute_job
+from registry.ops.leases import acquire_lease, release_lease, renew_lease
+from registry.ops.scheduler import SchedulerSettings, parse_schedule, start_background_scheduler
+from registry.store import models as m
+from registry.store.db import dispose_engine, session_factory, session_scope
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ALL_OFF = {name: "off" for name in JOBS}
@@ -80,7 +80,8 @@ def test_schedules_come_from_the_environment_and_bad_ones_are_named() -> None:
 
 def test_every_setting_the_scheduler_reads_is_documented() -> None:
     documented = {row[0] for row in SchedulerSettings.documentation()}
-    source = (Path(__file__).resolve().parent.parent / "registry" / "scheduler.py").read_text()
+    root = Path(__file__).resolve().parent.parent
+    source = (root / "registry" / "ops" / "scheduler.py").read_text()
     read = set(re.findall(r'"(FEATREG_[A-Z_]+)"', source))
     assert read - {"FEATREG_SCHEDULE_"} <= documented
     assert {SchedulerSettings.env_name(job) for job in JOBS} <= documented

@@ -11,12 +11,13 @@ import yaml
 from sqlalchemy import func, select
 
 import registry
-from registry import catalog, lineage
-from registry import models as m
-from registry.db import dispose_engine, session_factory, session_scope
-from registry.errors import FeatregError, InvalidInput, Problem, SchemaOutdated
-from registry.sdk import Client
-from registry.spec import parse_documents
+from registry.catalog import lineage
+from registry.catalog import service as catalog
+from registry.catalog.spec import parse_documents
+from registry.core.errors import FeatregError, InvalidInput, Problem, SchemaOutdated
+from registry.sdk.client import Client
+from registry.store import models as m
+from registry.store.db import dispose_engine, session_factory, session_scope
 
 
 def change_set_count(url: str) -> int:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from featreg.web.filters import _markdown_html, plain_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.search_index import FeatureSearchIndex, IndexedFeature, search_terms
-from registry.trigram_index import TrigramIndex
-from web.filters import _markdown_html, plain_text
+from registry.catalog.ngram_index import TrigramIndex
+from registry.catalog.search import FeatureSearchIndex, IndexedFeature, search_terms
 
 # few letters, so that random terms often match; multi-byte characters; Markdown marks
 ALPHABET = "abcAB_1-é€ \n"

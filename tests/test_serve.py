@@ -22,8 +22,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from registry import models as m
-from registry.db import session_factory, session_scope
+from registry.store import models as m
+from registry.store.db import session_factory, session_scope
 
 
 def _free_port() -> int:
@@ -96,7 +96,7 @@ def test_bad_scheduler_settings_stop_serve_at_once_with_the_reason(catalog_url: 
 
 def test_a_worker_that_keeps_failing_to_start_stops_serve(catalog_url: str) -> None:
     # serve in a child Python with a short back-off (the default waits 2+4+8+16 s)
-    program = ("import sys, web.cli as cli; cli.BACKOFF = 0.05; "
+    program = ("import sys, featreg.web.cli as cli; cli.BACKOFF = 0.05; "
                "from registry.cli import main; main(sys.argv[1:])")
     result = subprocess.run(
         [sys.executable, "-c", program, "--db", catalog_url, "serve", "--no-scheduler",

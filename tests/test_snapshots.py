@@ -12,10 +12,10 @@ import pytest
 
 from registry.analysis.column_stats import compute_column_stats
 from registry.analysis.computed_importance import is_noise
-from registry.db import session_factory, session_scope
-from registry.errors import InvalidInput
+from registry.core.errors import InvalidInput
 from registry.evidence import importance, snapshots
-from registry.sdk import Client
+from registry.sdk.client import Client
+from registry.store.db import session_factory, session_scope
 
 DECLARED = ["s1", "s2", "c1", "n1", "n2", "k", "m", "segment"]
 

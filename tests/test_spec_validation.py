@@ -10,10 +10,10 @@ import json
 
 import pytest
 
-from registry.errors import InvalidInput, Problem
-from registry.plan import make_plan
-from registry.spec import MAX_DESCRIPTION_CHARS, NAME_RE, Spec, parse_documents
-from registry.state import CatalogState
+from registry.catalog.plan import make_plan
+from registry.catalog.spec import MAX_DESCRIPTION_CHARS, NAME_RE, Spec, parse_documents
+from registry.catalog.state import CatalogState
+from registry.core.errors import InvalidInput, Problem
 
 FILE = "catalog.yaml"
 

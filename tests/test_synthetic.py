@@ -17,7 +17,7 @@ import pytest
 import yaml
 from scipy.stats import rankdata
 
-from registry.spec import load_spec
+from registry.catalog.spec import load_spec
 from registry.synthetic import FINDING_KINDS, World, generate_world, main, read_truth
 
 NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,127}$")

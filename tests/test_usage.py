@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from registry.db import session_factory, session_scope
 from registry.evidence import rollups, usage
-from registry.sdk import Client
+from registry.sdk.client import Client
+from registry.store.db import session_factory, session_scope
 
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
 FEATURES = ["clicks_7d", "age", "country"]

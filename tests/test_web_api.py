@@ -16,20 +16,20 @@ from typing import Any
 
 import networkx as nx
 import pytest
+from featreg.web import create_app
 from flask import Flask
 from flask.testing import FlaskClient
 from web_catalog import SLASH_PRINCIPAL, XSS_PRINCIPAL, build_catalog
 
 import registry
-from registry import lineage
 from registry.analysis.graph import build_catalog_graph, consumer_closure
 from registry.analysis.inputs import ConsumerInfo, FeatureInfo, SourceInfo
-from registry.db import session_factory, session_scope
-from registry.findings import finding_to_dict, list_findings
-from registry.queries import CATALOG_SORTS, CatalogQuery, catalog_page
-from registry.search_index import FeatureSearchIndex
-from registry.state import load_state
-from web import create_app
+from registry.catalog import lineage
+from registry.catalog.search import FeatureSearchIndex
+from registry.catalog.state import load_state
+from registry.findings.records import finding_to_dict, list_findings
+from registry.read.lists import CATALOG_SORTS, CatalogQuery, catalog_page
+from registry.store.db import session_factory, session_scope
 
 
 @pytest.fixture

@@ -9,12 +9,11 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
+from featreg.web import create_app
+from featreg.web.filters import object_url
+from featreg.web.graph_dot import build_dot
+from featreg.web.graph_render import SvgRenderer, choose_engine, dot_key
 from flask import url_for
-
-from web import create_app
-from web.filters import object_url
-from web.graph_dot import build_dot
-from web.graph_render import SvgRenderer, choose_engine, dot_key
 
 
 def sample_graph(n: int = 12) -> dict[str, Any]:

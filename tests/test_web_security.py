@@ -11,6 +11,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from featreg.web import create_app
+from featreg.web.filters import plain_text, render_markdown
+from featreg.web.graph_dot import build_dot
+from featreg.web.graph_render import SvgRenderer, clean_svg
 from flask import Flask
 from flask.testing import FlaskClient
 from web_catalog import (
@@ -21,12 +25,8 @@ from web_catalog import (
     finding_id,
 )
 
-from registry import models as m
-from registry.db import dispose_engine, session_factory, session_scope
-from web import create_app
-from web.filters import plain_text, render_markdown
-from web.graph_dot import build_dot
-from web.graph_render import SvgRenderer, clean_svg
+from registry.store import models as m
+from registry.store.db import dispose_engine, session_factory, session_scope
 
 HOSTILE_NAMES = [XSS_PRINCIPAL, XSS_FEATURE_READ, 'quote"s and \\back\\slashes\\',
                  "<<b>html-like</b>>", "{braces} [brackets] ; -> --", "line\nbreak",

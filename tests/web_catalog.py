@@ -17,13 +17,13 @@ import pandas as pd
 from sqlalchemy import select
 
 import registry
-from registry import models as m
-from registry.analyze import run_analysis
-from registry.db import get_engine, session_factory, session_scope
 from registry.evidence.importance import report_importance
 from registry.evidence.snapshots import add_snapshot
 from registry.evidence.usage import record_usage
 from registry.evidence.usage_events import UsageEvent
+from registry.findings.run import run_analysis
+from registry.store import models as m
+from registry.store.db import get_engine, session_factory, session_scope
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 XSS_DESC = '<script>alert("xss-desc")</script>'
@@ -142,10 +142,10 @@ def load_seeds(url: str, seeds: Path, now: datetime) -> None:
     """Load the demo organisation of seeds/ the way `featreg demo` does, analyse it, write the
     weekly report, and add one hostile feature (a <script> description, read by a principal
     whose name is a <script> tag)."""
-    from registry.catalog import apply_spec
+    from registry.catalog.service import apply_spec
+    from registry.catalog.spec import load_spec
     from registry.evidence.importance import ingest_importance_csv
     from registry.evidence.usage import ingest_usage_file
-    from registry.spec import load_spec
 
     m.Base.metadata.create_all(get_engine(url))
     sessions = session_factory(url)

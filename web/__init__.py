@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from registry.db import database_url, session_factory
+from registry.store.db import database_url, session_factory
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -19,7 +20,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     GRAPH_NODE_LIMIT (largest graph drawn at once), DATA_DIR (where uploaded snapshots are
     kept; default ./featreg-data).
     """
-    app = Flask(__name__)
+    # An explicit instance path: Flask's guess fails on the `featreg` namespace package of an
+    # editable install (nothing of Featreg's lives in an instance folder).
+    app = Flask(__name__, instance_path=str(Path.cwd() / "instance"))
     app.config.from_mapping(DATABASE_URL=database_url(None), GRAPH_CACHE_SIZE=1024,
                             GRAPH_CACHE_DIR=None, GRAPH_NODE_LIMIT=500,
                             SECRET_KEY=secrets.token_hex(32), JSON_SORT_KEYS=False,
@@ -30,7 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["DATABASE_URL"] = database_url(app.config["DATABASE_URL"])
     app.extensions["featreg_sessions"] = session_factory(app.config["DATABASE_URL"])
 
-    from web import blueprints, support
+    from . import blueprints, support
 
     support.init_app(app)
     blueprints.register_all(app)

@@ -1,7 +1,7 @@
 """Errors, request bodies and cross-site protection of the JSON write API and the OpenLineage
 endpoint.
 
-Errors (`registry.http_client.error_payload`, the format the HTTP SDK turns back into the same
+Errors (`registry.sdk.http.error_payload`, the format the HTTP SDK turns back into the same
 exceptions): ``{"error", "type", "message", "status", "problems"}`` with InvalidInput → 400 and
 every problem listed, NotFound → 404, any other FeatregError → 400. Malformed bodies (not JSON,
 a gzip stream that does not decompress) are 400, unknown content encodings 415, bodies over
@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from registry.errors import FeatregError
-from registry.http_client import ACTOR_HEADER, error_payload
-from registry.models import NAME_LENGTH
+from registry.core.errors import FeatregError
+from registry.sdk.http import ACTOR_HEADER, error_payload
+from registry.store.models import NAME_LENGTH
 
 MAX_BODY_BYTES = 64 * 2**20
 DEFAULT_ACTOR = "api"

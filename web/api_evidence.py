@@ -20,15 +20,16 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 from werkzeug.datastructures import FileStorage
 
 from registry.analysis.frame_io import CSV_SUFFIXES, PARQUET_SUFFIXES
-from registry.db import session_scope
-from registry.errors import InvalidInput, Problem
+from registry.core.errors import InvalidInput, Problem
 from registry.evidence.importance import latest_reports, report_importance
 from registry.evidence.rollups import feature_usage
 from registry.evidence.snapshots import add_snapshot
 from registry.evidence.usage import record_usage
 from registry.evidence.usage_events import UsageEvent, parse_timestamp, validate_event
-from web.api_errors import actor, register_error_handlers, request_json, request_object
-from web.support import API_PREFIX, db, sessions
+from registry.store.db import session_scope
+
+from .api_errors import actor, register_error_handlers, request_json, request_object
+from .support import API_PREFIX, db, sessions
 
 api = Blueprint("api_evidence", __name__, url_prefix=API_PREFIX)
 register_error_handlers(api)

@@ -2,8 +2,9 @@
 acknowledge/suppress findings, plus the plain catalog reads the HTTP SDK needs.
 
 Every write is one unit of work through the same services as the CLI and the direct SDK
-(`registry.catalog`, `registry.findings`); the actor comes from the X-Featreg-Actor header,
-else the body's ``actor``, else "api". Plans come back as `registry.http_client.plan_to_dict`.
+(`registry.catalog.service`, `registry.findings.records`); the actor comes from the
+X-Featreg-Actor header, else the body's ``actor``, else "api". Plans come back as
+`registry.sdk.http.plan_to_dict`.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from registry import catalog
-from registry.db import session_scope
-from registry.errors import InvalidInput, Problem
-from registry.findings import finding_to_dict, set_status
-from registry.http_client import plan_to_dict
-from registry.queries_common import clamp_int
-from registry.spec import KIND_SINGULAR, KINDS, Spec, parse_documents
-from web.api_errors import actor, register_error_handlers, request_object
-from web.support import API_PREFIX, db, sessions
+from registry.catalog import service as catalog
+from registry.catalog.spec import KIND_SINGULAR, KINDS, Spec, parse_documents
+from registry.core.errors import InvalidInput, Problem
+from registry.findings.records import finding_to_dict, set_status
+from registry.read.common import clamp_int
+from registry.sdk.http import plan_to_dict
+from registry.store.db import session_scope
+
+from .api_errors import actor, register_error_handlers, request_object
+from .support import API_PREFIX, db, sessions
 
 api = Blueprint("api_write", __name__, url_prefix=API_PREFIX)
 register_error_handlers(api)

@@ -6,12 +6,12 @@ from flask import Flask
 
 
 def register_all(app: Flask) -> None:
-    from web import views_catalog, views_findings, views_graph, views_objects
+    from . import views_catalog, views_findings, views_graph, views_objects
 
     for module in (views_catalog, views_objects, views_graph, views_findings):
         app.register_blueprint(module.bp)
         app.register_blueprint(module.api)
-    from web import api_evidence, api_write, openapi, openlineage  # JSON write API, OpenAPI
+    from . import api_evidence, api_write, openapi, openlineage  # JSON write API, OpenAPI
 
     for module in (api_write, api_evidence, openlineage, openapi):
         app.register_blueprint(module.api)

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from registry.errors import FeatregError
+from registry.core.errors import FeatregError
 
 
 def register(group: click.Group) -> None:
@@ -29,9 +29,10 @@ def _run_worker(url: str, sockets: list[socket.socket], threads: int) -> None:
     """One waitress server (threads, no debugger) on already-listening sockets."""
     from waitress import create_server
 
-    from registry.db import get_engine
-    from web import create_app
-    from web.views_catalog import warm_up
+    from registry.store.db import get_engine
+
+    from . import create_app
+    from .views_catalog import warm_up
 
     # a forked worker must not share the parent's pooled connections: start a fresh pool
     get_engine(url).dispose(close=False)
@@ -44,8 +45,8 @@ def _run_worker(url: str, sockets: list[socket.socket], threads: int) -> None:
 def _run_scheduler(url: str) -> None:
     """The scheduled jobs, in a process of their own, until SIGTERM or SIGINT (running jobs
     are let finish)."""
-    from registry.db import get_engine
-    from registry.scheduler import SchedulerSettings, run_scheduler
+    from registry.ops.scheduler import SchedulerSettings, run_scheduler
+    from registry.store.db import get_engine
 
     get_engine(url).dispose(close=False)
     stop = threading.Event()
@@ -66,7 +67,7 @@ def _serve(url: str, host: str, port: int, threads: int, workers: int, *,
     click.echo(f"Featreg on http://{host}:{port}/ ({workers} worker process"
                f"{'' if workers == 1 else 'es'} x {threads} threads, database {url})")
     if workers == 1:
-        from registry.scheduler import start_background_scheduler
+        from registry.ops.scheduler import start_background_scheduler
 
         background = start_background_scheduler(url) if scheduler else None
         try:
@@ -76,8 +77,8 @@ def _serve(url: str, host: str, port: int, threads: int, workers: int, *,
                 background.shutdown(wait=False)
         return
     if scheduler:  # bad settings or schema stop `serve` here, not a child restarted forever
-        from registry.db import check_schema, get_engine
-        from registry.scheduler import SchedulerSettings
+        from registry.ops.scheduler import SchedulerSettings
+        from registry.store.db import check_schema, get_engine
 
         SchedulerSettings.from_env().triggers()
         check_schema(get_engine(url))
@@ -239,8 +240,8 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
 def demo(ctx: click.Context, host: str, port: int, threads: int, workers: int,
          no_serve: bool) -> None:
     """Load seeds/ into a fresh database, analyse it, write its weekly report, and serve."""
-    from registry.db import session_factory
     from registry.demo import SEEDS, DemoManifest, fresh_sqlite, load_demo
+    from registry.store.db import session_factory
 
     url = ctx.obj.db
     fresh_sqlite(url)

@@ -1,4 +1,4 @@
-"""Graphviz DOT for a graph value (`registry.queries_graph.GraphData.to_dict()`).
+"""Graphviz DOT for a graph value (`registry.read.graph.GraphData.to_dict()`).
 
 Shape says what a node is (feature: rounded box, source: cylinder, consumer: ellipse, a
 principal that is not a registered consumer: dashed octagon); fill says a feature's status

@@ -9,11 +9,12 @@ from typing import Any
 from flask import current_app, request
 from markupsafe import Markup, escape
 
-from registry.queries_common import clamp_int
-from registry.queries_graph import DIRECTIONS
-from web.filters import object_url
-from web.graph_dot import build_dot
-from web.graph_render import GraphRenderError, SvgRenderer, choose_engine
+from registry.read.common import clamp_int
+from registry.read.graph import DIRECTIONS
+
+from .filters import object_url
+from .graph_dot import build_dot
+from .graph_render import GraphRenderError, SvgRenderer, choose_engine
 
 MAX_DEPTH = 8
 

@@ -14,15 +14,16 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from registry.db import session_scope
 from registry.evidence.openlineage import (
     LineageIngestSummary,
     ingest_lineage_events,
     observed_datasets,
 )
-from registry.queries_common import clamp_int
-from web.api_errors import register_error_handlers, request_json
-from web.support import API_PREFIX, db, sessions
+from registry.read.common import clamp_int
+from registry.store.db import session_scope
+
+from .api_errors import register_error_handlers, request_json
+from .support import API_PREFIX, db, sessions
 
 api = Blueprint("openlineage", __name__, url_prefix=API_PREFIX)
 register_error_handlers(api)

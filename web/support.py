@@ -11,7 +11,7 @@ from flask import Flask, Response, current_app, g, jsonify, render_template, req
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from registry.errors import FeatregError, NotFound
+from registry.core.errors import FeatregError, NotFound
 
 API_PREFIX = "/api/v1"
 T = TypeVar("T")
@@ -120,8 +120,8 @@ def _headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    from web import csrf, filters
-    from web.graph_render import SvgRenderer
+    from . import csrf, filters
+    from .graph_render import SvgRenderer
 
     app.teardown_appcontext(_close_session)
     app.register_error_handler(NotFound, _not_found)

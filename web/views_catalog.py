@@ -13,13 +13,16 @@ from flask import Blueprint, Flask, Response, get_template_attribute, request
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from registry import queries, queries_evidence, queries_graph
-from registry.queries_detail import feature_detail
-from registry.search_index import FeatureSearchIndex
-from registry.settings import Settings
-from web import charts
-from web.graphs import draw, graph_args
-from web.support import API_PREFIX, db, memo, respond, svg_response, wants_json
+from registry.catalog.search import FeatureSearchIndex
+from registry.core.settings import Settings
+from registry.read import evidence as queries_evidence
+from registry.read import graph as queries_graph
+from registry.read import lists as queries
+from registry.read.detail import feature_detail
+
+from . import charts
+from .graphs import draw, graph_args
+from .support import API_PREFIX, db, memo, respond, svg_response, wants_json
 
 bp = Blueprint("catalog", __name__)
 api = Blueprint("catalog_api", __name__, url_prefix=API_PREFIX)

@@ -6,13 +6,15 @@ from datetime import UTC, datetime, time
 
 from flask import Blueprint, Response, abort, redirect, request, url_for
 
-from registry import queries, queries_ops
-from registry.db import session_scope
-from registry.errors import FeatregError, NotFound
-from registry.findings import finding_to_dict, get_finding, set_status
-from registry.queries_common import object_history
-from web import csrf
-from web.support import API_PREFIX, db, respond, sessions
+from registry.core.errors import FeatregError, NotFound
+from registry.findings.records import finding_to_dict, get_finding, set_status
+from registry.read import lists as queries
+from registry.read import ops as queries_ops
+from registry.read.common import object_history
+from registry.store.db import session_scope
+
+from . import csrf
+from .support import API_PREFIX, db, respond, sessions
 
 bp = Blueprint("findings", __name__)
 api = Blueprint("findings_api", __name__, url_prefix=API_PREFIX)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from registry import queries_graph
-from registry.errors import FeatregError
-from registry.queries import catalog_version, teams_list
-from registry.queries_common import clamp_int
-from web.graph_render import choose_engine
-from web.graphs import MAX_DEPTH, draw, graph_args, graph_dot, renderer
-from web.support import API_PREFIX, db, memo, respond, svg_response
+from registry.core.errors import FeatregError
+from registry.read import graph as queries_graph
+from registry.read.common import clamp_int
+from registry.read.lists import catalog_version, teams_list
+
+from .graph_render import choose_engine
+from .graphs import MAX_DEPTH, draw, graph_args, graph_dot, renderer
+from .support import API_PREFIX, db, memo, respond, svg_response
 
 bp = Blueprint("graphs", __name__)
 api = Blueprint("graphs_api", __name__, url_prefix=API_PREFIX)

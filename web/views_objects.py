@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from registry import queries, queries_graph
-from registry.queries_common import clamp_int
-from registry.queries_detail import (
+from registry.read import graph as queries_graph
+from registry.read import lists as queries
+from registry.read.common import clamp_int
+from registry.read.detail import (
     consumer_config_diff,
     consumer_detail,
     source_detail,
     team_detail,
 )
-from web.graphs import draw, graph_args
-from web.support import API_PREFIX, db, respond
+
+from .graphs import draw, graph_args
+from .support import API_PREFIX, db, respond
 
 bp = Blueprint("objects", __name__)
 api = Blueprint("objects_api", __name__, url_prefix=API_PREFIX)

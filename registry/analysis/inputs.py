@@ -25,7 +25,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from registry.analysis.correlation import CorrelatedPair
-from registry.settings import Settings
+from registry.core.settings import Settings
 
 if TYPE_CHECKING:
     import networkx as nx

@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.catalog import resolve_actor
-from registry.db import database_url, session_factory
-from registry.errors import FeatregError
+from registry.catalog.service import resolve_actor
+from registry.core.errors import FeatregError
+from registry.store.db import database_url, session_factory
 
 F = TypeVar("F", bound=Callable[..., Any])
 out = Console(highlight=False, soft_wrap=True)

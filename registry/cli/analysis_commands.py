@@ -10,12 +10,12 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from registry import findings as findings_service
-from registry import lineage
+from registry.catalog import lineage
 from registry.cli import AppContext, err, handle_errors, main, out, pass_app
-from registry.db import session_scope
-from registry.explain import explain_finding
-from registry.findings import STATUSES
+from registry.findings import records as findings_service
+from registry.findings.explain import explain_finding
+from registry.findings.records import STATUSES
+from registry.store.db import session_scope
 
 
 def parse_time(value: str | None, option: str = "--now") -> datetime | None:
@@ -37,7 +37,7 @@ def parse_time(value: str | None, option: str = "--now") -> datetime | None:
 @handle_errors
 def analyze(app: AppContext, now_text: str | None) -> None:
     """Run rollups, statistics, computed importance and every detector once."""
-    from registry.analyze import run_analysis
+    from registry.findings.run import run_analysis
 
     now = parse_time(now_text)
     result = run_analysis(app.sessions(), now=now, progress=lambda msg: err.print(f"· {msg}"))

@@ -10,11 +10,12 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from registry import catalog, lineage
+from registry.catalog import lineage
+from registry.catalog import service as catalog
+from registry.catalog.plan import Plan
+from registry.catalog.spec import load_spec
 from registry.cli import AppContext, handle_errors, main, out, pass_app
-from registry.db import session_scope, upgrade
-from registry.plan import Plan
-from registry.spec import load_spec
+from registry.store.db import session_scope, upgrade
 
 SYMBOL = {"create": "[green]+[/green]", "update": "[yellow]~[/yellow]", "delete": "[red]-[/red]"}
 

@@ -18,10 +18,10 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from rich.table import Table
 
 from registry.cli import AppContext, err, handle_errors, main, out, pass_app
-from registry.db import session_scope
-from registry.errors import InvalidInput, Problem
+from registry.core.errors import InvalidInput, Problem
 from registry.evidence import importance as importance_service
 from registry.evidence import rollups, snapshots, usage
+from registry.store.db import session_scope
 
 PROGRESS_MIN_BYTES = 8 * 2**20
 """Files at least this large get a progress bar (on stderr)."""

@@ -14,12 +14,12 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from registry import jobs as jobs_service
 from registry.cli import AppContext, err, handle_errors, main, out, pass_app
 from registry.cli.analysis_commands import parse_time
-from registry.db import session_scope
-from registry.errors import FeatregError
-from registry.scheduler import SchedulerSettings, job_overview, run_job_now, run_scheduler
+from registry.core.errors import FeatregError
+from registry.ops import jobs as jobs_service
+from registry.ops.scheduler import SchedulerSettings, job_overview, run_job_now, run_scheduler
+from registry.store.db import session_scope
 
 
 def _settings() -> SchedulerSettings:

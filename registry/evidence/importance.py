@@ -31,10 +31,10 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from registry import models as m
-from registry.errors import InvalidInput, NotFound, Problem
+from registry.core.errors import InvalidInput, NotFound, Problem
 from registry.evidence.usage_events import parse_timestamp
-from registry.models import NAME_LENGTH
+from registry.store import models as m
+from registry.store.models import NAME_LENGTH
 
 __all__ = [
     "DEFAULT_METHOD",

@@ -38,8 +38,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry import models as m
-from registry.errors import InvalidInput, Problem
+from registry.core.errors import InvalidInput, Problem
 from registry.evidence.openlineage_events import (
     DatasetRef,
     Malformed,
@@ -50,6 +49,7 @@ from registry.evidence.openlineage_events import (
 )
 from registry.evidence.usage import record_usage
 from registry.evidence.usage_events import UsageEvent
+from registry.store import models as m
 
 __all__ = [
     "LineageIngestSummary",

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from registry.errors import InvalidInput, Problem
+from registry.core.errors import InvalidInput, Problem
 from registry.evidence.usage_events import parse_timestamp
-from registry.models import NAME_LENGTH
+from registry.store.models import NAME_LENGTH
 
 __all__ = [
     "RUN_EVENT_TYPES",

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, case, distinct, func, select
 from sqlalchemy.orm import Session
 
-from registry import models as m
+from registry.store import models as m
 
 __all__ = [
     "DailyReads",

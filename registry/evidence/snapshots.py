@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from registry import models as m
-from registry.errors import InvalidInput, NotFound, Problem
+from registry.core.errors import InvalidInput, NotFound, Problem
+from registry.store import models as m
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -46,8 +46,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-from registry import models as m
-from registry.errors import InvalidInput, NotFound, Problem
+from registry.core.errors import InvalidInput, NotFound, Problem
 from registry.evidence.usage_events import (
     DailyReadCounts,
     LineStats,
@@ -56,6 +55,7 @@ from registry.evidence.usage_events import (
     parse_lines,
     validate_event,
 )
+from registry.store import models as m
 
 __all__ = [
     "CHUNK_BYTES",

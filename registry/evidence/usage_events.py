@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from registry.models import NAME_LENGTH
+from registry.store.models import NAME_LENGTH
 
 __all__ = [
     "MAX_COUNT",
@@ -111,7 +111,7 @@ class DailyReadCounts:
                     cell[2] = ts
 
     def rows(self) -> list[dict[str, object]]:
-        """The cells as rows for `registry.models.UsageDaily`."""
+        """The cells as rows for `registry.store.models.UsageDaily`."""
         return [
             {"day": day, "feature": feature, "principal": principal, "reads": cell[0],
              "first_read": cell[1], "last_read": cell[2]}

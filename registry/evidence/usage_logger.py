@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from registry.evidence.usage_events import MAX_COUNT, DailyReadCounts
-from registry.models import NAME_LENGTH
+from registry.store.models import NAME_LENGTH
 
 __all__ = ["UsageLogger"]
 

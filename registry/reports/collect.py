@@ -15,12 +15,12 @@ import networkx as nx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from registry import models as m
 from registry.analysis.graph import build_catalog_graph
-from registry.analysis_loader import load_catalog
-from registry.findings import finding_to_dict
+from registry.catalog.state import CatalogState, load_state
+from registry.findings.input_loader import load_catalog
+from registry.findings.records import finding_to_dict
 from registry.reports.week import ReportWeek
-from registry.state import CatalogState, load_state
+from registry.store import models as m
 
 __all__ = ["TREND_WEEKS", "USAGE_DAYS", "FindingHistory", "ReportInput", "load_report_input"]
 

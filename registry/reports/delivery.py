@@ -21,9 +21,9 @@ from email.utils import formatdate, make_msgid
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry import models as m
-from registry.db import session_scope
-from registry.settings import SettingsError
+from registry.core.settings import SettingsError
+from registry.store import models as m
+from registry.store.db import session_scope
 
 __all__ = ["DeliveryResult", "SmtpSettings", "build_message", "deliver", "send_message"]
 

@@ -11,8 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.db import session_scope
-from registry.errors import NotFound
+from registry.core.errors import NotFound
 from registry.reports.build import build_team_report
 from registry.reports.collect import load_report_input
 from registry.reports.delivery import DeliveryResult, SmtpSettings, deliver
@@ -20,6 +19,7 @@ from registry.reports.org import build_org_report
 from registry.reports.render import render_html, render_json, render_markdown
 from registry.reports.store import save_report
 from registry.reports.week import ReportWeek, week_of
+from registry.store.db import session_scope
 
 __all__ = ["StoredReport", "WeeklyReportResult", "deliver_weekly_report",
            "generate_weekly_report"]

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from registry import models as m
-from registry.errors import NotFound
+from registry.core.errors import NotFound
 from registry.reports.week import ReportWeek
+from registry.store import models as m
 
 __all__ = ["get_report", "list_reports", "report_summary", "save_report"]
 

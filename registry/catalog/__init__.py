@@ -1,0 +1,1 @@
+"""The declared catalog: spec, plan, apply, lineage, search, lifecycle, audit."""

@@ -1,0 +1,211 @@
+"""Execute a Plan inside the caller's transaction, with audit events and a change set."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from registry.catalog.plan import ObjectChange, Plan
+from registry.catalog.state import Fields
+from registry.core.batches import chunks
+from registry.store import models as m
+
+TABLES: dict[str, Any] = {
+    "teams": m.Team, "sources": m.Source, "features": m.Feature, "consumers": m.Consumer,
+}
+CHUNK = 2000  # rows per insert or update batch (IN lists use batches.IN_LIST)
+NAMED_ID_LIMIT = 5000  # more names than this: read every id of the table at once
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _dt(value: str | None, default: datetime) -> datetime:
+    return datetime.fromisoformat(value) if value else default
+
+
+def _row(kind: str, f: Fields, team_ids: dict[str, int], now: datetime) -> dict[str, Any]:
+    """Scalar columns of one object (references to not-yet-known ids are set afterwards)."""
+    if kind == "teams":
+        return {"contact": f["contact"], "description": f["description"]}
+    row: dict[str, Any] = {"owner_id": team_ids[f["owner"]], "description": f["description"],
+                           "kind": f.get("kind")}
+    if kind == "sources":
+        row["freshness"] = f["freshness"]
+    elif kind == "consumers":
+        row["version"] = f["version"]
+    elif kind == "features":
+        del row["kind"]
+        row.update(dtype=f["dtype"], bundle=f["bundle"], status=f["status"],
+                   sunset=_date(f["sunset"]), deprecation_reason=f["reason"], cost=f["cost"],
+                   created=_dt(f["created"], now))
+    return row
+
+
+def _ids(session: Session, kind: str, names: set[str]) -> dict[str, int]:
+    """Ids of the named objects of a kind (read all at once when they are many)."""
+    table = TABLES[kind]
+    query = select(table.id, table.name)
+    if len(names) > NAMED_ID_LIMIT:
+        return {name: id_ for id_, name in session.execute(query)}
+    ids: dict[str, int] = {}
+    for chunk in chunks(sorted(names)):
+        ids.update({name: id_ for id_, name in session.execute(query.where(
+            table.name.in_(chunk)))})
+    return ids
+
+
+def _named(plan: Plan) -> dict[str, set[str]]:
+    """Every object a plan writes or refers to, by kind: the ids apply_plan needs."""
+    named: dict[str, set[str]] = {kind: set() for kind in TABLES}
+    for ch in plan.changes:
+        named[ch.kind].add(ch.name)
+        after = ch.after or {}
+        if ch.action == "delete":
+            continue
+        if ch.kind != "teams":
+            named["teams"].add(after["owner"])
+        if ch.kind == "features":
+            named["sources"].update(after["sources"])
+            named["features"].update(after["depends_on"])
+            if after["replacement"]:
+                named["features"].add(after["replacement"])
+        elif ch.kind == "consumers":
+            named["features"].update(after["features"])
+        elif ch.kind == "sources" and after["produced_by"]:
+            named["consumers"].add(after["produced_by"])
+    return named
+
+
+def apply_plan(
+    session: Session, plan: Plan, *, actor: str, kind: str = "apply", label: str | None = None,
+    now: datetime | None = None,
+) -> int | None:
+    """Write the plan; returns the change set id (None when there is nothing to do)."""
+    if plan.is_empty():
+        return None
+    now = now or datetime.now(UTC)
+    creates = plan.of("create", "features")
+    cs = m.ChangeSet(kind=kind, actor=actor, created_at=now, label=label,
+                     features_added=len(creates))
+    session.add(cs)
+    session.flush()
+
+    named = _named(plan)
+    ids = {k: _ids(session, k, named[k]) for k in TABLES}
+    for k in ("teams", "sources", "features", "consumers"):
+        rows = []
+        for ch in plan.of("create", k):
+            row = {"name": ch.name, "registered_at": now, **_row(k, ch.after or {}, ids["teams"],
+                                                                   now)}
+            if k == "features":
+                row["changeset_id"] = cs.id
+            rows.append(row)
+        for chunk in chunks(rows, CHUNK):
+            session.execute(insert(TABLES[k]), chunk)
+        updates = [{"id": ids[k][ch.name], **_row(k, ch.after or {}, ids["teams"], now)}
+                   for ch in plan.of("update", k)]
+        for chunk in chunks(updates, CHUNK):
+            session.execute(update(TABLES[k]), chunk)
+        if rows:
+            ids[k] = _ids(session, k, named[k])
+
+    _write_edges(session, plan, ids)
+    _delete(session, plan, ids)
+    _audit(session, plan, cs.id, actor, now)
+    return cs.id
+
+
+def _changed(plan: Plan, kind: str, fld: str) -> list[ObjectChange]:
+    out = []
+    for ch in plan.changes:
+        if ch.kind != kind or ch.action == "delete":
+            continue
+        if ch.action == "create" or any(c.field == fld for c in ch.changes):
+            out.append(ch)
+    return out
+
+
+def _replace_edges(session: Session, table: Any, owner_col: str, other_col: str,
+                   owner_ids: list[int], pairs: list[dict[str, Any]]) -> None:
+    for ids in chunks(owner_ids):
+        session.execute(delete(table).where(getattr(table, owner_col).in_(ids)))
+    for batch in chunks(pairs, CHUNK):
+        session.execute(insert(table), batch)
+
+
+def _write_edges(session: Session, plan: Plan, ids: dict[str, dict[str, int]]) -> None:
+    fid, sid, cid = ids["features"], ids["sources"], ids["consumers"]
+    specs = [
+        ("sources", m.FeatureSource, "source_id", sid),
+        ("depends_on", m.FeatureDependency, "depends_on_id", fid),
+    ]
+    for fld, table, other_col, other_ids in specs:
+        changed = _changed(plan, "features", fld)
+        pairs = [{"feature_id": fid[ch.name], other_col: other_ids[n]}
+                 for ch in changed for n in (ch.after or {})[fld]]
+        _replace_edges(session, table, "feature_id", other_col,
+                       [fid[ch.name] for ch in changed], pairs)
+    changed = _changed(plan, "features", "tags")
+    _replace_edges(session, m.FeatureTag, "feature_id", "tag", [fid[ch.name] for ch in changed],
+                   [{"feature_id": fid[ch.name], "tag": t} for ch in changed
+                    for t in (ch.after or {})["tags"]])
+    changed = _changed(plan, "consumers", "features")
+    _replace_edges(session, m.ConsumerFeature, "consumer_id", "feature_id",
+                   [cid[ch.name] for ch in changed],
+                   [{"consumer_id": cid[ch.name], "feature_id": fid[n]} for ch in changed
+                    for n in (ch.after or {})["features"]])
+    producers = [{"id": sid[ch.name],
+                  "produced_by_id": cid.get((ch.after or {})["produced_by"] or "")}
+                 for ch in _changed(plan, "sources", "produced_by")
+                 if ch.action == "update" or (ch.after or {})["produced_by"]]
+    for chunk in chunks(producers, CHUNK):
+        session.execute(update(m.Source), chunk)
+    replacements = [{"id": fid[ch.name],
+                     "replacement_id": fid.get((ch.after or {})["replacement"] or "")}
+                    for ch in _changed(plan, "features", "replacement")
+                    if ch.action == "update" or (ch.after or {})["replacement"]]
+    for chunk in chunks(replacements, CHUNK):
+        session.execute(update(m.Feature), chunk)
+
+
+def _delete(session: Session, plan: Plan, ids: dict[str, dict[str, int]]) -> None:
+    doomed = {k: [ids[k][ch.name] for ch in plan.of("delete", k)] for k in TABLES}
+    for chunk in chunks(doomed["consumers"]):
+        session.execute(update(m.Source).where(m.Source.produced_by_id.in_(chunk))
+                        .values(produced_by_id=None))
+    for chunk in chunks(doomed["features"]):
+        session.execute(update(m.Feature).where(m.Feature.replacement_id.in_(chunk))
+                        .values(replacement_id=None))
+    edge_tables: dict[str, list[tuple[Any, str]]] = {
+        "consumers": [(m.ConsumerFeature, "consumer_id")],
+        "features": [(m.ConsumerFeature, "feature_id"), (m.FeatureSource, "feature_id"),
+                     (m.FeatureDependency, "feature_id"), (m.FeatureDependency, "depends_on_id"),
+                     (m.FeatureTag, "feature_id")],
+        "sources": [(m.FeatureSource, "source_id")],
+        "teams": [],
+    }
+    for k in ("consumers", "features", "sources", "teams"):
+        for chunk in chunks(doomed[k]):
+            for table, col in edge_tables[k]:
+                session.execute(delete(table).where(getattr(table, col).in_(chunk)))
+            session.execute(delete(TABLES[k]).where(TABLES[k].id.in_(chunk)))
+
+
+def _audit(session: Session, plan: Plan, changeset_id: int, actor: str, now: datetime) -> None:
+    rows = []
+    for ch in plan.changes:
+        before, after = ch.before, ch.after
+        if ch.action == "update":
+            keys = [c.field for c in ch.changes]
+            before = {k: (ch.before or {}).get(k) for k in keys}
+            after = {k: (ch.after or {}).get(k) for k in keys}
+        rows.append({"changeset_id": changeset_id, "ts": now, "actor": actor,
+                     "action": ch.action, "object_type": ch.object_type,
+                     "object_name": ch.name, "before": before, "after": after})
+    for chunk in chunks(rows, CHUNK):
+        session.execute(insert(m.AuditEvent), chunk)

@@ -1,0 +1,247 @@
+"""Plans are values: what `apply` would create, update (field by field) and delete.
+
+`make_plan` validates every reference against the files plus what is already stored, reports
+every problem at once, and returns a `Plan` that tests can assert on and `apply_plan` executes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from registry.catalog.spec import KIND_SINGULAR, KINDS, Located, Spec
+from registry.catalog.state import CatalogState, Fields
+from registry.core.errors import InvalidInput, Problem
+
+STICKY_FEATURE_FIELDS = ("created", "status", "sunset", "replacement", "reason")
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: Any
+    new: Any
+
+    def __str__(self) -> str:
+        return f"{self.field}: {_short(self.old)} -> {_short(self.new)}"
+
+
+def _short(value: Any) -> str:
+    text = "∅" if value is None else (", ".join(map(str, value)) if isinstance(value, list)
+                                      else str(value))
+    if isinstance(value, list):
+        text = f"[{text}]"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass(frozen=True)
+class ObjectChange:
+    action: str  # create | update | delete
+    kind: str  # teams | sources | features | consumers
+    name: str
+    changes: tuple[FieldChange, ...] = ()
+    before: Fields | None = None
+    after: Fields | None = None
+
+    @property
+    def object_type(self) -> str:
+        return KIND_SINGULAR[self.kind]
+
+
+@dataclass
+class Plan:
+    changes: list[ObjectChange] = field(default_factory=list)
+    desired: dict[str, dict[str, Fields]] = field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        return not self.changes
+
+    def of(self, action: str, kind: str | None = None) -> list[ObjectChange]:
+        return [c for c in self.changes if c.action == action and kind in (None, c.kind)]
+
+    def counts(self) -> dict[str, int]:
+        return {a: len(self.of(a)) for a in ("create", "update", "delete")}
+
+    def summary(self) -> str:
+        c = self.counts()
+        if self.is_empty():
+            return "No changes: the catalog already matches."
+        return f"{c['create']} to create, {c['update']} to update, {c['delete']} to delete."
+
+
+def _entry_fields(kind: str, entry: Any, stored: Fields | None) -> Fields:
+    data = entry.model_dump(exclude={"name"})
+    if kind == "features":
+        data["created"] = data["created"].isoformat() if data["created"] else None
+        data["sunset"] = data["sunset"].isoformat() if data["sunset"] else None
+        data["sources"] = sorted(data["sources"])
+        data["depends_on"] = sorted(data["depends_on"])
+        if data["status"] is None:  # lifecycle fields are kept unless the file sets a status
+            for key in ("status", "sunset", "replacement", "reason"):
+                data[key] = stored[key] if stored else None
+            if not stored:
+                data["status"] = "active"
+        if data["created"] is None:
+            data["created"] = stored["created"] if stored else None
+    elif kind == "consumers":
+        data["features"] = sorted(data["features"])
+        data["produces"] = sorted(data["produces"])
+    return data  # type: ignore[no-any-return]
+
+
+def _desired_producers(
+    spec: Spec, state: CatalogState, desired_sources: dict[str, Fields], problems: list[Problem]
+) -> set[str]:
+    """Settle each source's one producer; returns the model outputs left without one that were
+    already reported (at the consumer that stopped producing them)."""
+    orphans_reported: set[str] = set()
+    claims: dict[str, list[tuple[str, Located | None]]] = {}
+    for cname, claimer in spec.consumers.items():
+        for sname in claimer.entry.produces:
+            claims.setdefault(sname, []).append((cname, claimer))
+    for sname, fields in desired_sources.items():
+        producers: list[tuple[str, Located | None]] = []
+        loc = spec.sources.get(sname)
+        if loc is not None:
+            if loc.entry.produced_by:
+                producers.append((loc.entry.produced_by, loc))
+        elif fields["produced_by"] and fields["produced_by"] not in spec.consumers:
+            producers.append((fields["produced_by"], None))
+        for claim in claims.get(sname, []):
+            if claim[0] not in {p[0] for p in producers}:
+                producers.append(claim)
+        if len(producers) > 1:
+            names = " and ".join(sorted(p[0] for p in producers))
+            where = next((p[1] for p in producers if p[1] is not None), None)
+            msg = f"source {sname!r} is produced by both {names}; a source has one producer"
+            problems.append(where.problem(msg) if where else Problem(msg))
+        fields["produced_by"] = producers[0][0] if producers else None
+        stored = state.sources.get(sname, {}).get("produced_by")
+        if (not producers and loc is None and fields["kind"] == "model_output"
+                and stored in spec.consumers):
+            problems.append(spec.consumers[stored].problem(
+                f"consumer {stored!r} no longer produces the model_output source {sname!r}, "
+                "which would have no producer: keep it in `produces`, or give the source "
+                "another `produced_by`", "produces"))
+            orphans_reported.add(sname)
+    return orphans_reported
+
+
+def make_plan(spec: Spec, state: CatalogState, *, prune: bool = False,
+              scoped: bool = False) -> Plan:
+    """Compare the spec with the stored state; raise InvalidInput listing every problem
+    (those found while parsing, kept on the spec, and every reference problem).
+
+    `scoped`: `state` holds only the objects `registry.catalog.plan_scope.plan_scope` names (never
+    with `prune`, which needs the whole catalog). References are then checked for the spec's
+    objects; the rest of the catalog stays as consistent as it was stored.
+    """
+    if prune and scoped:
+        raise ValueError("a pruning plan needs the whole catalog")
+    if not spec.complete:
+        raise InvalidInput(list(spec.problems))
+    problems: list[Problem] = list(spec.problems)
+    desired: dict[str, dict[str, Fields]] = {}
+    for kind in KINDS:
+        stored = state.of(kind)
+        out: dict[str, Fields] = {} if prune else {k: dict(v) for k, v in stored.items()}
+        for name, loc in spec.of(kind).items():
+            out[name] = _entry_fields(kind, loc.entry, stored.get(name))
+        desired[kind] = out
+    orphans = _desired_producers(spec, state, desired["sources"], problems)
+    for cname, loc in spec.consumers.items():
+        for sname in loc.entry.produces:
+            if sname not in desired["sources"] and sname not in spec.invalid["sources"]:
+                problems.append(loc.problem(
+                    f"consumer {cname!r}: produces refers to unknown source {sname!r}; declare "
+                    "it in the files or register it first", "produces"))
+    for cname, fields in desired["consumers"].items():
+        fields["produces"] = sorted(
+            s for s, f in desired["sources"].items() if f["produced_by"] == cname
+        )
+    problems.extend(_check_references(spec, desired, orphans, scoped=scoped))
+    if problems:
+        raise InvalidInput(problems)
+    plan = Plan(desired=desired)
+    for kind in KINDS:
+        stored = state.of(kind)
+        for name in sorted(desired[kind]):
+            after = desired[kind][name]
+            before = stored.get(name)
+            if before is None:
+                plan.changes.append(ObjectChange("create", kind, name, after=after))
+            elif before != after:
+                diffs = tuple(
+                    FieldChange(k, before.get(k), after.get(k))
+                    for k in after if before.get(k) != after.get(k)
+                )
+                plan.changes.append(ObjectChange("update", kind, name, diffs, before, after))
+        for name in sorted(set(stored) - set(desired[kind])):
+            plan.changes.append(ObjectChange("delete", kind, name, before=stored[name]))
+    return plan
+
+
+def _check_references(spec: Spec, desired: dict[str, dict[str, Fields]],
+                      orphans_reported: set[str], *, scoped: bool = False) -> list[Problem]:
+    problems: list[Problem] = []
+    known = {kind: desired[kind].keys() for kind in KINDS}
+
+    def ref(kind: str, name: str, refs: list[str] | str | None, target: str, fld: str) -> None:
+        values = [refs] if isinstance(refs, str) else (refs or [])
+        for value in values:
+            if value not in known[target] and value not in spec.invalid[target]:
+                what = KIND_SINGULAR[target]
+                msg = (f"{KIND_SINGULAR[kind]} {name!r}: {fld} refers to unknown {what} "
+                       f"{value!r}; declare it in the files or register it first")
+                loc = spec.of(kind).get(name)
+                problems.append(loc.problem(msg, fld) if loc else Problem(msg))
+
+    def unproduced(name: str, f: Fields) -> None:
+        """A model output must name its producer (unless that was already reported)."""
+        if f["kind"] == "model_output" and not f["produced_by"] and name not in orphans_reported:
+            loc = spec.sources.get(name)
+            msg = (f"source {name!r} is a model_output without produced_by: name the "
+                   "consumer (model) that produces it")
+            problems.append(loc.problem(msg, "kind") if loc else Problem(msg))
+
+    for kind, fields_by_name in desired.items():
+        for name, f in fields_by_name.items():
+            if scoped and name not in spec.of(kind):
+                # read for reference only: its own references were not read, and only a
+                # model output's producer can change without the object being in the spec
+                if kind == "sources":
+                    unproduced(name, f)
+                continue
+            if kind != "teams":
+                ref(kind, name, f["owner"], "teams", "owner")
+            if kind == "sources":
+                ref(kind, name, f["produced_by"], "consumers", "produced_by")
+                unproduced(name, f)
+            elif kind == "features":
+                ref(kind, name, f["sources"], "sources", "sources")
+                ref(kind, name, f["depends_on"], "features", "depends_on")
+                ref(kind, name, f["replacement"], "features", "replacement")
+                if f["replacement"] == name:
+                    problems.append(Problem(f"feature {name!r} cannot replace itself"))
+            elif kind == "consumers":
+                ref(kind, name, f["features"], "features", "features")
+                ref(kind, name, f["produces"], "sources", "produces")
+    graph = nx.DiGraph()
+    for name, f in desired["features"].items():
+        graph.add_edges_from((dep, name) for dep in f["depends_on"] if dep != name)
+    for component in nx.strongly_connected_components(graph):
+        if len(component) > 1:
+            # the same cycle whatever order the graph was built in (sorted nodes and edges)
+            members = nx.DiGraph()
+            members.add_nodes_from(sorted(component))
+            members.add_edges_from(sorted(graph.subgraph(component).edges()))
+            cycle = [u for u, _ in nx.find_cycle(members, source=min(component))]
+            cycle = cycle[cycle.index(min(cycle)):] + cycle[: cycle.index(min(cycle))]
+            path = " -> ".join([*reversed(cycle), cycle[-1]])
+            where = next((spec.features[n] for n in sorted(component) if n in spec.features),
+                         None)
+            msg = f"depends_on cycle: {path}"
+            problems.append(where.problem(msg, "depends_on") if where else Problem(msg))
+    return problems

@@ -1,0 +1,1 @@
+"""Names and limits, errors, settings, time parsing, batching: used by every package."""

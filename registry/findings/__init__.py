@@ -1,0 +1,1 @@
+"""Analysis runs, stored findings and their lifecycle, explanations in words."""

@@ -1,0 +1,56 @@
+"""Build the read-only AnalysisInput from the database, in a handful of queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.analysis.inputs import (
+    AnalysisInput,
+    ConsumerInfo,
+    FeatureInfo,
+    SourceInfo,
+)
+from registry.catalog.state import CatalogState, load_state
+from registry.core.settings import Settings
+from registry.findings.evidence_loader import load_evidence
+from registry.store import models as m
+
+
+def load_catalog(session: Session, state: CatalogState) -> tuple[
+    list[FeatureInfo], list[SourceInfo], list[ConsumerInfo], dict[int, int]
+]:
+    changesets = dict(session.execute(select(m.Feature.name, m.Feature.changeset_id)).all())
+    features = [
+        FeatureInfo(
+            name=name, owner=f["owner"], status=f["status"],
+            created=datetime.fromisoformat(f["created"]), description=f["description"],
+            sources=tuple(f["sources"]), depends_on=tuple(f["depends_on"]), bundle=f["bundle"],
+            changeset=changesets.get(name),
+            sunset=datetime.fromisoformat(f["sunset"]).date() if f["sunset"] else None,
+            replacement=f["replacement"],
+        )
+        for name, f in state.features.items()
+    ]
+    sources = [SourceInfo(name=n, kind=s["kind"], owner=s["owner"], produced_by=s["produced_by"])
+               for n, s in state.sources.items()]
+    consumers = [ConsumerInfo(name=n, kind=c["kind"], owner=c["owner"],
+                              features=tuple(c["features"]), produces=tuple(c["produces"]))
+                 for n, c in state.consumers.items()]
+    sizes = dict(session.execute(select(m.ChangeSet.id, m.ChangeSet.features_added)).all())
+    return features, sources, consumers, {int(k): int(v) for k, v in sizes.items()}
+
+
+def load_analysis_input(session: Session, *, now: datetime, settings: Settings
+                        ) -> AnalysisInput:
+    state = load_state(session)
+    features, sources, consumers, sizes = load_catalog(session, state)
+    evidence = load_evidence(session, now=now, settings=settings)
+    return AnalysisInput.build(
+        now=now, settings=settings, features=features, sources=sources, consumers=consumers,
+        reads=evidence.reads, importance=evidence.importance,
+        group_importance=evidence.group_importance, correlations=evidence.correlations,
+        changeset_sizes=sizes,
+    )

@@ -1,0 +1,1 @@
+"""Scheduled jobs, the scheduler and the leases that let one process run a job."""

@@ -1,0 +1,1 @@
+"""Read models for pages and the API: plain JSON-ready values."""

@@ -1,0 +1,178 @@
+"""Read side of the evidence: who reads a feature, how often, what it is worth, what it copies.
+
+Reads come from the daily usage rollups (`usage_daily`), importance from stored importance
+reports (reported or computed), correlations from snapshots. Everything is JSON-ready.
+The queries are per object (one feature, one principal) and use the rollup indexes, so a page
+costs the same on a catalog of 150 or 100,000 features; the catalog-wide helpers of
+`registry.evidence` serve the analysis and are reused where they fit (daily reads).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import Session
+
+from registry.core.batches import chunks
+from registry.evidence.rollups import daily_reads
+from registry.read.common import iso, run
+from registry.store import models as m
+
+RECENT_DAYS = 30
+
+
+def feature_readers(session: Session, feature: str, declared: Iterable[str], *,
+                    now: datetime | None = None) -> list[dict[str, Any]]:
+    """Observed readers of a feature (all history), each flagged declared / undeclared.
+
+    Declared consumers that never read it are listed too (with zero reads) so the page can put
+    the declaration next to the observation.
+    """
+    since = ((now or datetime.now(UTC)) - timedelta(days=RECENT_DAYS)).date()
+    recent = func.sum(case((m.UsageDaily.day >= since, m.UsageDaily.reads), else_=0))
+    registered = func.max(case((m.Consumer.id.is_not(None), 1), else_=0))
+    rows = run(session,
+        select(m.UsageDaily.principal, func.sum(m.UsageDaily.reads), recent,
+               func.min(m.UsageDaily.first_read), func.max(m.UsageDaily.last_read), registered)
+        .outerjoin(m.Consumer, m.Consumer.name == m.UsageDaily.principal)
+        .where(m.UsageDaily.feature == feature).group_by(m.UsageDaily.principal)).all()
+    declared_set = set(declared)
+    readers: dict[str, dict[str, Any]] = {}
+    for principal, total, recent_reads, first, last, is_consumer in rows:
+        readers[principal] = {
+            "principal": principal, "reads": int(total or 0),
+            "recent_reads": int(recent_reads or 0), "first_read": iso(first),
+            "last_read": iso(last), "declared": principal in declared_set,
+            "registered": bool(is_consumer) or principal in declared_set,
+        }
+    for name in declared_set - set(readers):
+        readers[name] = {"principal": name, "reads": 0, "recent_reads": 0, "first_read": None,
+                         "last_read": None, "declared": True, "registered": True}
+    return sorted(readers.values(), key=lambda r: (r["declared"], -r["reads"], r["principal"]))
+
+
+def declared_consumers(session: Session, feature: str) -> set[str]:
+    """Names of the consumers that declare a feature."""
+    return set(session.scalars(
+        select(m.Consumer.name)
+        .join(m.ConsumerFeature, m.ConsumerFeature.consumer_id == m.Consumer.id)
+        .join(m.Feature, m.Feature.id == m.ConsumerFeature.feature_id)
+        .where(m.Feature.name == feature)))
+
+
+def usage_series(session: Session, feature: str) -> list[dict[str, Any]]:
+    """Daily reads of a feature per principal: [{day, principal, reads}], by day."""
+    return [{"day": row.day.isoformat(), "principal": row.principal, "reads": int(row.reads)}
+            for row in daily_reads(session, feature=feature)]
+
+
+def principal_reads(session: Session, principal: str, *, now: datetime | None = None
+                    ) -> list[dict[str, Any]]:
+    """What one principal reads: [{feature, reads, recent_reads, last_read}] by feature."""
+    since = ((now or datetime.now(UTC)) - timedelta(days=RECENT_DAYS)).date()
+    recent = func.sum(case((m.UsageDaily.day >= since, m.UsageDaily.reads), else_=0))
+    rows = run(session,
+        select(m.UsageDaily.feature, func.sum(m.UsageDaily.reads), recent,
+               func.max(m.UsageDaily.last_read))
+        .where(m.UsageDaily.principal == principal).group_by(m.UsageDaily.feature)
+        .order_by(m.UsageDaily.feature))
+    return [{"feature": f, "reads": int(n or 0), "recent_reads": int(r or 0),
+             "last_read": iso(last)} for f, n, r, last in rows]
+
+
+def importance_series(session: Session, feature: str) -> list[dict[str, Any]]:
+    """Every stored importance of a feature: [{consumer, ts, value, share, method, source}].
+
+    ``share`` is the value over the sum of the positive values in the same report (the
+    quantity the epsilon and bundled detectors compare with their thresholds).
+    """
+    rows = run(session,
+        select(m.ImportanceReport.id, m.ImportanceReport.consumer,
+               m.ImportanceReport.reported_at, m.ImportanceReport.method,
+               m.ImportanceReport.source, m.ImportanceReportValue.value,
+               m.ImportanceReportValue.std)
+        .join(m.ImportanceReportValue, m.ImportanceReportValue.report_id == m.ImportanceReport.id)
+        .where(m.ImportanceReportValue.feature == feature)
+        .order_by(m.ImportanceReport.consumer, m.ImportanceReport.reported_at)).all()
+    totals: dict[int, float] = {}
+    for part in chunks(sorted({r[0] for r in rows})):
+        positive = func.sum(case((m.ImportanceReportValue.value > 0,
+                                  m.ImportanceReportValue.value), else_=0.0))
+        totals.update(run(session,
+            select(m.ImportanceReportValue.report_id, positive)
+            .where(m.ImportanceReportValue.report_id.in_(part))
+            .group_by(m.ImportanceReportValue.report_id)).all())
+    series = []
+    for report_id, consumer, ts, method, source, value, std in rows:
+        total = float(totals.get(report_id) or 0.0)
+        share = max(value, 0.0) / total if total > 0 else None
+        series.append({"consumer": consumer, "ts": iso(ts), "value": value, "std": std,
+                       "share": share, "method": method, "source": source})
+    return series
+
+
+def latest_importance(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The newest entry per consumer of an `importance_series`, by consumer."""
+    latest: dict[str, dict[str, Any]] = {}
+    for row in series:
+        held = latest.get(row["consumer"])
+        if held is None or (row["ts"] or "") >= (held["ts"] or ""):
+            latest[row["consumer"]] = row
+    return [latest[c] for c in sorted(latest)]
+
+
+def correlated_partners(session: Session, feature: str, *, limit: int = 50
+                        ) -> list[dict[str, Any]]:
+    """Features correlated with this one in the newest snapshot that measured each pair."""
+    rows = run(session,
+        select(m.SnapshotCorrelation.a, m.SnapshotCorrelation.b, m.SnapshotCorrelation.pearson,
+               m.SnapshotCorrelation.spearman, m.SnapshotCorrelation.n, m.Snapshot.name,
+               m.Snapshot.created_at)
+        .join(m.Snapshot, m.Snapshot.id == m.SnapshotCorrelation.snapshot_id)
+        .where(or_(m.SnapshotCorrelation.a == feature, m.SnapshotCorrelation.b == feature))
+        .order_by(m.Snapshot.created_at.desc(), m.Snapshot.id.desc())).all()
+    partners: dict[str, dict[str, Any]] = {}
+    for a, b, pearson, spearman, n, snapshot, created in rows:
+        partner = b if a == feature else a
+        if partner in partners:
+            continue
+        strength = max((abs(v) for v in (pearson, spearman) if v is not None), default=0.0)
+        partners[partner] = {"feature": partner, "pearson": pearson, "spearman": spearman,
+                             "strength": strength, "n": n, "snapshot": snapshot,
+                             "measured_at": iso(created)}
+    ranked = sorted(partners.values(), key=lambda p: (-p["strength"], p["feature"]))
+    return ranked[:limit]
+
+
+def undeclared_edges(session: Session, principals: Iterable[str] | None = None
+                     ) -> dict[str, list[str]]:
+    """Features each principal reads without declaring them, from usage: principal → features.
+
+    ``principals`` limits the principals looked at (None: every principal).
+    """
+    query = (select(m.UsageDaily.principal, m.UsageDaily.feature).distinct())
+    reads: dict[str, set[str]] = defaultdict(set)
+    selected = None if principals is None else sorted(set(principals))
+    parts = [None] if selected is None else list(chunks(selected))
+    for part in parts:
+        q = query if part is None else query.where(m.UsageDaily.principal.in_(part))
+        for principal, feature in run(session, q):
+            reads[principal].add(feature)
+    declared: dict[str, set[str]] = defaultdict(set)
+    for part in chunks(sorted(reads)):
+        for consumer, feature in run(session,
+            select(m.Consumer.name, m.Feature.name)
+            .join(m.ConsumerFeature, m.ConsumerFeature.consumer_id == m.Consumer.id)
+            .join(m.Feature, m.Feature.id == m.ConsumerFeature.feature_id)
+            .where(m.Consumer.name.in_(part))
+        ):
+            declared[consumer].add(feature)
+    return {p: sorted(f - declared[p]) for p, f in sorted(reads.items()) if f - declared[p]}
+
+
+def last_usage_day(session: Session) -> date | None:
+    return session.scalar(select(func.max(m.UsageDaily.day)))

@@ -1,0 +1,361 @@
+"""Read-side services the web pages and the JSON API share: home, catalog, findings, teams.
+
+Every function takes a Session and returns JSON-ready values. Detail pages live in
+`registry.read.detail`, graphs in `registry.read.graph`, usage and importance in
+`registry.read.evidence`, reports and jobs in `registry.read.ops`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session
+
+from registry.catalog.search import (
+    FeatureSearchIndex,
+    feature_search_condition,
+    relevance_order,
+)
+from registry.catalog.service import catalog_counts
+from registry.findings.records import STATUSES as FINDING_STATUSES
+from registry.findings.records import finding_to_dict
+from registry.read.common import (
+    ACTIVE_STATUSES,
+    Pagination,
+    active_finding_kinds,
+    audit_to_dict,
+    clamp_int,
+    first_line,
+    tags_of,
+)
+from registry.read.ops import latest_report
+from registry.store import models as m
+
+FEATURE_STATUSES = ("active", "deprecated", "retired")
+SEVERITIES = ("critical", "warning", "info")
+RECENT_OBJECTS = 6
+
+
+def finding_kinds() -> tuple[str, ...]:
+    """Every finding kind, in report order (from the detector registry)."""
+    from registry.analysis.detectors import KINDS
+
+    return KINDS
+
+
+# ----- home ------------------------------------------------------------------------------------
+
+
+def home_summary(session: Session, *, recent: int = 15) -> dict[str, Any]:
+    """Totals, open findings by kind and by team, the latest weekly report, recent changes."""
+    totals: dict[str, int] = dict(catalog_counts(session))
+    for status in ("deprecated", "retired"):
+        totals[f"{status}_features"] = session.scalar(
+            select(func.count()).select_from(m.Feature).where(m.Feature.status == status)) or 0
+    open_by_kind = dict(session.execute(
+        select(m.Finding.kind, func.count()).where(m.Finding.status == "open")
+        .group_by(m.Finding.kind)).all())
+    totals["open_findings"] = sum(open_by_kind.values())
+    by_team = session.execute(
+        select(m.Finding.owner, func.count()).where(m.Finding.status == "open")
+        .group_by(m.Finding.owner)).all()
+    changes = recent_changes(session, limit=recent)
+    return {
+        "totals": totals,
+        "open_findings_by_kind": [{"kind": k, "count": open_by_kind[k]}
+                                  for k in _ordered_kinds(open_by_kind)],
+        "open_findings_by_team": sorted(
+            ({"team": team, "count": count} for team, count in by_team),
+            key=lambda row: (-row["count"], row["team"] or "")),
+        "latest_report": latest_report(session),
+        "recent_changes": changes,
+    }
+
+
+def recent_changes(session: Session, *, limit: int = 15, scan: int = 2000
+                   ) -> list[dict[str, Any]]:
+    """The latest changes, one entry per change set (an apply, an SDK batch) or lone event.
+
+    Each entry: ts, actor, label, counts per action, the first few objects and how many more.
+    """
+    events = session.scalars(select(m.AuditEvent)
+                             .order_by(m.AuditEvent.ts.desc(), m.AuditEvent.id.desc())
+                             .limit(scan))
+    groups: list[dict[str, Any]] = []
+    index: dict[int, dict[str, Any]] = {}
+    for event in events:
+        group = index.get(event.changeset_id) if event.changeset_id is not None else None
+        if group is None:
+            if len(groups) >= limit:
+                continue
+            group = {"changeset": event.changeset_id, "ts": audit_to_dict(event)["ts"],
+                     "actor": event.actor, "label": None, "actions": {}, "objects": [],
+                     "more": 0}
+            groups.append(group)
+            if event.changeset_id is not None:
+                index[event.changeset_id] = group
+        group["actions"][event.action] = group["actions"].get(event.action, 0) + 1
+        if len(group["objects"]) < RECENT_OBJECTS:
+            entry = audit_to_dict(event)
+            group["objects"].append({k: entry[k] for k in ("type", "name", "action",
+                                                             "changed")})
+        else:
+            group["more"] += 1
+    labels = dict(session.execute(select(m.ChangeSet.id, m.ChangeSet.label).where(
+        m.ChangeSet.id.in_([g["changeset"] for g in groups if g["changeset"]]))).all())
+    for group in groups:
+        group["label"] = labels.get(group["changeset"])
+    return groups
+
+
+def _ordered_kinds(counts: Mapping[str, int]) -> list[str]:
+    known = [k for k in finding_kinds() if k in counts]
+    return known + sorted(k for k in counts if k not in known)
+
+
+# ----- catalog ---------------------------------------------------------------------------------
+
+CATALOG_SORTS: dict[str, str] = {
+    "relevance": "best match", "name": "name", "-name": "name (Z–A)", "owner": "owner",
+    "status": "status", "-created": "newest", "created": "oldest", "dtype": "type",
+}
+
+
+def _non_default_args(query: Any, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A query dataclass's fields (with `changes`) that differ from its defaults."""
+    values = {**asdict(query), **changes}
+    defaults = asdict(type(query)())
+    return {k: v for k, v in values.items() if v != defaults[k]}
+
+
+@dataclass(frozen=True)
+class CatalogQuery:
+    """The catalog's search, filters, sort and page, as they appear in the URL."""
+
+    q: str = ""
+    owner: str = ""
+    status: str = ""
+    tag: str = ""
+    finding: str = ""
+    sort: str = ""
+    page: int = 1
+    per_page: int = 50
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, Any]) -> CatalogQuery:
+        sort = str(args.get("sort") or "")
+        status = str(args.get("status") or "")
+        return cls(
+            q=str(args.get("q") or "").strip()[:200],
+            owner=str(args.get("owner") or ""), tag=str(args.get("tag") or ""),
+            status=status if status in FEATURE_STATUSES else "",
+            finding=str(args.get("finding") or ""),
+            sort=sort if sort in CATALOG_SORTS else "",
+            page=clamp_int(args.get("page"), 1, 1, 1_000_000),
+            per_page=clamp_int(args.get("per_page"), 50, 1, 500),
+        )
+
+    @property
+    def effective_sort(self) -> str:
+        return self.sort or ("relevance" if self.q else "name")
+
+    def to_args(self, **changes: Any) -> dict[str, Any]:
+        """The non-default URL arguments (for links that keep the filters)."""
+        return _non_default_args(self, changes)
+
+
+def _order_by(query: Select[Any], q: CatalogQuery) -> Select[Any]:
+    sort = q.effective_sort
+    name = m.Feature.name
+    orders: dict[str, list[Any]] = {
+        "relevance": [relevance_order(q.q), name], "name": [name], "-name": [name.desc()],
+        "owner": [m.Team.name, name], "status": [m.Feature.status, name],
+        "-created": [m.Feature.created.desc(), name], "created": [m.Feature.created, name],
+        "dtype": [m.Feature.dtype, name],
+    }
+    return query.order_by(*orders[sort])
+
+
+def _finding_filter(q: CatalogQuery) -> Select[Any]:
+    flagged = select(m.Finding.subject_name).where(
+        m.Finding.subject_type == "feature", m.Finding.status.in_(ACTIVE_STATUSES))
+    return flagged if q.finding == "any" else flagged.where(m.Finding.kind == q.finding)
+
+
+def _sql_page(session: Session, q: CatalogQuery) -> tuple[list[dict[str, Any]], int]:
+    """(items of the page, total matches), matched and ordered in SQL."""
+    where = [feature_search_condition(q.q)]
+    if q.owner:
+        where.append(m.Team.name == q.owner)
+    if q.status:
+        where.append(m.Feature.status == q.status)
+    if q.tag:
+        where.append(m.Feature.id.in_(select(m.FeatureTag.feature_id)
+                                      .where(m.FeatureTag.tag == q.tag)))
+    if q.finding:
+        where.append(m.Feature.name.in_(_finding_filter(q)))
+    base = select(m.Feature.id).join(m.Team, m.Feature.owner_id == m.Team.id).where(*where)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    page = Pagination(min(q.page, Pagination(1, q.per_page, total).pages), q.per_page, total)
+    ids = list(session.scalars(_order_by(base, q).offset(page.offset).limit(q.per_page)))
+    rows = {r[0]: r for r in session.execute(
+        select(m.Feature.id, m.Feature.name, m.Team.name, m.Feature.dtype, m.Feature.status,
+               m.Feature.description, m.Feature.sunset, m.Feature.created)
+        .join(m.Team, m.Feature.owner_id == m.Team.id).where(m.Feature.id.in_(ids)))}
+    ordered = [rows[i] for i in ids if i in rows]
+    tags = tags_of(session, ids)
+    kinds = active_finding_kinds(session, "feature", [r[1] for r in ordered])
+    items = [
+        {"name": name, "owner": owner, "dtype": dtype, "status": status,
+         "summary": first_line(description), "sunset": sunset.isoformat() if sunset else None,
+         "created": created.isoformat(), "tags": tags.get(fid, []),
+         "findings": kinds.get(name, [])}
+        for fid, name, owner, dtype, status, description, sunset, created in ordered
+    ]
+    return items, total
+
+
+def catalog_page(session: Session, q: CatalogQuery,
+                 index: FeatureSearchIndex | None = None) -> dict[str, Any]:
+    """One page of features matching the query, with the tags and active finding kinds of each.
+
+    With `index` (see `registry.catalog.search`, current for `search_version`), the page comes
+    from memory without a query; without, from SQL. Both give the same page.
+    """
+    if index is None:
+        items, total = _sql_page(session, q)
+    else:
+        found = index.find(q.q, owner=q.owner, status=q.status, tag=q.tag,
+                           finding=q.finding, sort=q.effective_sort)
+        total = found.total
+        start = Pagination(min(q.page, Pagination(1, q.per_page, total).pages), q.per_page,
+                           total).offset
+        items = [f.item() for f in found.items(start, start + q.per_page)]
+    pagination = Pagination(min(q.page, Pagination(1, q.per_page, total).pages), q.per_page,
+                            total)
+    return {"query": {**asdict(q), "sort": q.effective_sort}, "items": items,
+            "pagination": pagination.to_dict()}
+
+
+def search_version(session: Session) -> tuple[int, int]:
+    """Changes whenever what the catalog search sees does: the catalog (any change set) or
+    the findings it filters on (any analysis run). One round trip: every catalog page
+    asks."""
+    changes, runs = session.execute(select(
+        select(func.max(m.ChangeSet.id)).scalar_subquery(),
+        select(func.max(m.AnalysisRun.id)).scalar_subquery())).one()
+    return changes or 0, runs or 0
+
+
+def catalog_version(session: Session) -> int:
+    """A number that changes whenever the catalog does (every apply, SDK change set or
+    lifecycle change is a change set): cached views of the catalog key on it."""
+    return session.scalar(select(func.max(m.ChangeSet.id))) or 0
+
+
+def catalog_facets(session: Session, *, tag_limit: int = 300) -> dict[str, Any]:
+    """The choices of the catalog's filters: owners, statuses, the most used tags, kinds."""
+    tag_count = func.count().label("n")
+    tags = session.execute(select(m.FeatureTag.tag, tag_count).group_by(m.FeatureTag.tag)
+                           .order_by(tag_count.desc(), m.FeatureTag.tag).limit(tag_limit)).all()
+    return {
+        "owners": list(session.scalars(select(m.Team.name).order_by(m.Team.name))),
+        "statuses": list(FEATURE_STATUSES),
+        "tags": sorted(t for t, _ in tags),
+        "finding_kinds": list(finding_kinds()),
+        "sorts": CATALOG_SORTS,
+    }
+
+
+# ----- findings --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FindingsQuery:
+    kind: str = ""
+    status: str = ""
+    owner: str = ""
+    severity: str = ""
+    subject: str = ""
+    page: int = 1
+    per_page: int = 100
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, Any]) -> FindingsQuery:
+        status = str(args.get("status") or "")
+        severity = str(args.get("severity") or "")
+        return cls(kind=str(args.get("kind") or ""),
+                   status=status if status in (*FINDING_STATUSES, "all") else "",
+                   owner=str(args.get("owner") or ""),
+                   severity=severity if severity in SEVERITIES else "",
+                   subject=str(args.get("subject") or ""),
+                   page=clamp_int(args.get("page"), 1, 1, 1_000_000),
+                   per_page=clamp_int(args.get("per_page"), 100, 1, 1000))
+
+    def to_args(self, **changes: Any) -> dict[str, Any]:
+        """The non-default URL arguments (for links that keep the filters)."""
+        return _non_default_args(self, changes)
+
+
+def findings_page(session: Session, q: FindingsQuery) -> dict[str, Any]:
+    """Findings matching the filters (default: active ones), most severe first."""
+    where: list[Any] = []
+    if q.status == "all":
+        pass
+    elif q.status:
+        where.append(m.Finding.status == q.status)
+    else:
+        where.append(m.Finding.status.in_(ACTIVE_STATUSES))
+    for column, value in ((m.Finding.kind, q.kind), (m.Finding.owner, q.owner),
+                          (m.Finding.severity, q.severity),
+                          (m.Finding.subject_name, q.subject)):
+        if value:
+            where.append(column == value)
+    total = session.scalar(select(func.count()).select_from(m.Finding).where(*where)) or 0
+    pagination = Pagination(min(q.page, Pagination(1, q.per_page, total).pages), q.per_page,
+                            total)
+    severity_rank = case({s: i for i, s in enumerate(SEVERITIES)}, value=m.Finding.severity,
+                         else_=len(SEVERITIES))
+    rows = session.scalars(select(m.Finding).where(*where)
+                           .order_by(severity_rank, m.Finding.kind, m.Finding.subject_name,
+                                     m.Finding.id)
+                           .offset(pagination.offset).limit(q.per_page))
+    counts = dict(session.execute(select(m.Finding.kind, func.count()).where(*where)
+                                  .group_by(m.Finding.kind)).all())
+    return {"query": asdict(q),
+            "items": [finding_to_dict(f) for f in rows],
+            "counts_by_kind": {k: counts[k] for k in _ordered_kinds(counts)},
+            "pagination": pagination.to_dict()}
+
+
+def findings_facets(session: Session) -> dict[str, Any]:
+    owners = session.scalars(select(m.Finding.owner).where(m.Finding.owner.is_not(None))
+                             .distinct().order_by(m.Finding.owner))
+    return {"kinds": list(finding_kinds()), "statuses": [*FINDING_STATUSES, "all"],
+            "severities": list(SEVERITIES), "owners": list(owners)}
+
+
+# ----- teams -----------------------------------------------------------------------------------
+
+
+def teams_list(session: Session) -> list[dict[str, Any]]:
+    """Every team with how many features, sources, consumers and open findings it owns."""
+    counts: dict[str, dict[str, int]] = {}
+    for key, model in (("features", m.Feature), ("sources", m.Source),
+                       ("consumers", m.Consumer)):
+        counts[key] = dict(session.execute(
+            select(m.Team.name, func.count(model.id)).join(model, model.owner_id == m.Team.id)
+            .group_by(m.Team.name)).all())
+    counts["open_findings"] = {
+        owner: n for owner, n in session.execute(
+            select(m.Finding.owner, func.count()).where(m.Finding.status == "open")
+            .group_by(m.Finding.owner)) if owner}
+    return [
+        {"name": name, "contact": contact,
+         **{key: per_team.get(name, 0) for key, per_team in counts.items()}}
+        for name, contact in session.execute(select(m.Team.name, m.Team.contact)
+                                             .order_by(m.Team.name))
+    ]

@@ -1,0 +1,1 @@
+"""The Python client: one interface, direct (database) and HTTP transports."""

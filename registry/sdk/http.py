@@ -1,0 +1,312 @@
+"""The SDK's HTTP transport: `registry.connect("http://host:port")` against `featreg serve`.
+
+`HttpClient` has the public methods of `registry.sdk.client.Client` and returns the same values
+(plans as `Plan` values, dicts as the direct client builds them) and raises the same errors
+(`InvalidInput` with the same problems, `NotFound`, `FeatregError` with the same message): the
+server runs the same services and sends errors in the wire format below. Standard library only
+(urllib), so the client adds no dependency.
+
+Wire format (shared with `web/`): a plan is `plan_to_dict`; an error response is a JSON object
+``{"error", "type", "message", "status", "problems": [{"message", "file", "line", "field"}]}``
+(`error_payload`), where ``type`` names the exception class.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import mimetypes
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+from registry.catalog.plan import FieldChange, ObjectChange, Plan
+from registry.core.errors import FeatregError, InvalidInput, NotFound, Problem, SchemaOutdated
+from registry.sdk.registration import Registrations
+
+__all__ = [
+    "ACTOR_HEADER", "HttpClient", "error_payload", "plan_from_dict", "plan_to_dict",
+    "raise_for_error",
+]
+
+ACTOR_HEADER = "X-Featreg-Actor"
+ERROR_TYPES: dict[str, type[FeatregError]] = {
+    cls.__name__: cls for cls in (FeatregError, InvalidInput, NotFound, SchemaOutdated)
+}
+UPLOAD_CHUNK = 1 << 20
+
+
+# ----- wire format ---------------------------------------------------------------------------
+
+
+def plan_to_dict(plan: Plan, changeset: int | None = None) -> dict[str, Any]:
+    """A plan as JSON: summary, counts and every change with its field changes."""
+    return {
+        "summary": plan.summary(),
+        "counts": plan.counts(),
+        "changeset": changeset,
+        "changes": [
+            {"action": c.action, "kind": c.kind, "type": c.object_type, "name": c.name,
+             "changes": [{"field": f.field, "old": f.old, "new": f.new} for f in c.changes],
+             "before": c.before, "after": c.after}
+            for c in plan.changes
+        ],
+    }
+
+
+def plan_from_dict(data: Mapping[str, Any]) -> Plan:
+    """The `Plan` value of `plan_to_dict` (without `desired`, which stays on the server)."""
+    return Plan(changes=[
+        ObjectChange(c["action"], c["kind"], c["name"],
+                     tuple(FieldChange(f["field"], f["old"], f["new"]) for f in c["changes"]),
+                     c.get("before"), c.get("after"))
+        for c in data["changes"]
+    ])
+
+
+def error_payload(exc: FeatregError) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, JSON body) of an error: NotFound 404, SchemaOutdated 503, InvalidInput
+    and any other FeatregError 400 (``type`` tells them apart)."""
+    status = 400
+    if isinstance(exc, NotFound):
+        status = 404
+    elif isinstance(exc, SchemaOutdated):
+        status = 503
+    kind = next((c.__name__ for c in type(exc).__mro__ if c.__name__ in ERROR_TYPES),
+                "FeatregError")
+    problems = [asdict(p) for p in getattr(exc, "problems", [])]
+    titles = {404: "Not found", 503: "Service unavailable"}
+    title = "Invalid input" if isinstance(exc, InvalidInput) else titles.get(status, "Bad request")
+    return status, {"error": title, "type": kind,
+                    "message": str(exc), "status": status, "problems": problems}
+
+
+def raise_for_error(status: int, body: Any) -> NoReturn:
+    """Raise the error an error response stands for (the inverse of `error_payload`)."""
+    data = body if isinstance(body, dict) else {}
+    message = str(data.get("message") or data.get("error") or f"HTTP {status}")
+    kind = ERROR_TYPES.get(str(data.get("type")))
+    if kind is InvalidInput:
+        raise InvalidInput([Problem(**p) for p in data.get("problems") or []])
+    if kind is None:
+        kind = NotFound if status == 404 else FeatregError
+    raise kind(message)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} as JSON")
+
+
+def _parse_time(value: Any) -> Any:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+# ----- the client ----------------------------------------------------------------------------
+
+
+class HttpClient(Registrations):
+    """The SDK over HTTP. Same methods, values and errors as `registry.sdk.client.Client`."""
+
+    def __init__(self, url: str, *, actor: str | None = None, timeout: float = 120.0) -> None:
+        from registry.catalog.service import resolve_actor
+
+        self.url = url.rstrip("/")
+        self.actor = resolve_actor(actor)
+        self.timeout = timeout
+        self._batch = None
+        self._bundle = None
+
+    # -- transport ----------------------------------------------------------------------------
+    def _request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
+                 body: Any = None, data: Any = None, headers: Mapping[str, str] | None = None
+                 ) -> Any:
+        url = self.url + "/api/v1" + path
+        params = {k: v for k, v in (query or {}).items() if v is not None}
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        all_headers = {ACTOR_HEADER: self.actor, "Accept": "application/json", **(headers or {})}
+        if body is not None:
+            data = json.dumps(body, default=_json_default).encode()
+            all_headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(url, data=data, method=method, headers=all_headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            with exc:
+                raw = exc.read()
+            try:
+                payload = json.loads(raw)
+            except ValueError:
+                payload = {"message": raw.decode("utf-8", "replace")[:500] or exc.reason}
+            raise_for_error(exc.code, payload)
+        except urllib.error.URLError as exc:
+            raise FeatregError(f"cannot reach Featreg at {self.url}: {exc.reason}") from exc
+
+    @staticmethod
+    def _quote(name: str) -> str:
+        return urllib.parse.quote(name, safe="")
+
+    # -- registration -------------------------------------------------------------------------
+    def _apply(self, entries: Sequence[tuple[str, Mapping[str, Any]]], label: str) -> Plan:
+        body = {"label": label[:255],
+                "entries": [{"kind": kind, "fields": dict(fields)} for kind, fields in entries]}
+        return plan_from_dict(self._request("POST", "/register", body=body))
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def _lifecycle(self, feature: str, action: str, **fields: Any) -> Plan:
+        path = f"/features/{self._quote(feature)}/{action}"
+        return plan_from_dict(self._request("POST", path, body=fields))
+
+    def deprecate(self, feature: str, *, sunset: date, replacement: str | None = None,
+                  reason: str | None = None) -> Plan:
+        return self._lifecycle(feature, "deprecate", sunset=sunset, replacement=replacement,
+                               reason=reason)
+
+    def undeprecate(self, feature: str) -> Plan:
+        return self._lifecycle(feature, "undeprecate")
+
+    def retire(self, feature: str, *, reason: str | None = None) -> Plan:
+        return self._lifecycle(feature, "retire", reason=reason)
+
+    # -- reading ------------------------------------------------------------------------------
+    def get(self, name: str) -> dict[str, Any]:
+        """A feature, source, consumer or team as a dict (with `type` and `name`)."""
+        result: dict[str, Any] = self._request("GET", f"/catalog/objects/{self._quote(name)}")
+        return result
+
+    def list(self, *, owner: str | None = None, status: str | None = None,
+             tag: str | None = None, search: str | None = None) -> builtins.list[dict[str, Any]]:
+        result: builtins.list[dict[str, Any]] = self._request(
+            "GET", "/catalog/features",
+            query={"owner": owner, "status": status, "tag": tag, "search": search})
+        return result
+
+    def search(self, text: str) -> builtins.list[dict[str, Any]]:
+        return self.list(search=text)
+
+    def lineage(self, name: str, *, upstream: bool = False, depth: int | None = None
+                ) -> builtins.list[dict[str, Any]]:
+        direction = "upstream" if upstream else "downstream"
+        listing = self._request("GET", f"/lineage/{self._quote(name)}",
+                                query={"direction": direction, "depth": depth})
+        return list(listing[direction])
+
+    def impact(self, source: str) -> builtins.list[dict[str, Any]]:
+        return list(self._request("GET", f"/impact/{self._quote(source)}")["nodes"])
+
+    def closure(self, consumer: str) -> builtins.list[dict[str, Any]]:
+        return list(self._request("GET", f"/closure/{self._quote(consumer)}")["nodes"])
+
+    def history(self, name: str | None = None, limit: int = 200) -> builtins.list[dict[str, Any]]:
+        result: builtins.list[dict[str, Any]] = self._request(
+            "GET", "/catalog/history", query={"name": name, "limit": limit})
+        return result
+
+    # -- evidence -----------------------------------------------------------------------------
+    def _post_usage(self, events: builtins.list[dict[str, Any]]) -> int:
+        return int(self._request("POST", "/usage", body=events)["reads"])
+
+    def log_usage(self, consumer: str, features: str | builtins.list[str], count: int = 1,
+                  ts: datetime | None = None) -> int:
+        """Record ``count`` reads of each feature by ``consumer`` (at ``ts``, default now);
+        returns the reads recorded."""
+        from datetime import UTC
+
+        names = [features] if isinstance(features, str) else list(features)
+        moment = ts or datetime.now(UTC)
+        return self._post_usage([{"ts": moment.isoformat(), "consumer": consumer,
+                                  "features": names, "count": count}])
+
+    def usage_logger(self, consumer: str, *, flush_interval: float = 5.0,
+                     max_events: int = 10_000) -> Any:
+        """A batching logger (`registry.evidence.usage_logger.UsageLogger`) that posts its
+        daily aggregate to the server (see `Client.usage_logger`)."""
+        from registry.evidence.usage_events import DailyReadCounts
+        from registry.evidence.usage_logger import UsageLogger
+
+        def write(counts: DailyReadCounts) -> None:
+            # A cell (count, first, last) becomes one event at `first` and, when the reads
+            # span time, one at `last` with the rest: reads, first and last read are kept.
+            events = []
+            for (_day, feature, principal), (count, first, last) in counts.cells.items():
+                base = {"consumer": principal, "features": [feature]}
+                if count == 1 or first == last:
+                    events.append({**base, "ts": first.isoformat(), "count": count})
+                else:
+                    events.append({**base, "ts": first.isoformat(), "count": 1})
+                    events.append({**base, "ts": last.isoformat(), "count": count - 1})
+            self._post_usage(events)
+
+        return UsageLogger(consumer, write, flush_interval=flush_interval,
+                           max_events=max_events)
+
+    def report_importance(self, consumer: str, values: Mapping[str, float], *,
+                          method: str | None = None, metric: str | None = None,
+                          ts: datetime | None = None) -> int:
+        """Store one importance report of ``consumer``; returns its id."""
+        body = {"consumer": consumer, "values": dict(values), "method": method,
+                "metric": metric, "ts": ts}
+        return int(self._request("POST", "/importance", body=body)["report_id"])
+
+    def latest_importance(self, consumer: str | None = None) -> dict[str, dict[str, Any]]:
+        """The latest importance report per consumer (or of one consumer), as dicts."""
+        result: dict[str, dict[str, Any]] = self._request(
+            "GET", "/importance/latest", query={"consumer": consumer})
+        return result
+
+    def feature_usage(self, feature: str | None = None, *, now: datetime | None = None
+                      ) -> dict[str, dict[str, Any]]:
+        """Last read, reads in 7/30/90 days and readers per feature, counted back from now."""
+        result: dict[str, dict[str, Any]] = self._request(
+            "GET", "/usage/features",
+            query={"feature": feature, "now": now.isoformat() if now else None})
+        for row in result.values():
+            row["last_read"] = _parse_time(row.get("last_read"))
+        return result
+
+    def add_snapshot(self, path: str, *, label: str | None = None, consumer: str | None = None,
+                     name: str | None = None) -> dict[str, Any]:
+        """Upload a data snapshot (Parquet or CSV); returns its summary."""
+        file = Path(path)
+        if not file.is_file():
+            raise InvalidInput([Problem(f"{file.resolve()}: no such file")])
+        fields = {"label": label, "consumer": consumer, "name": name or file.stem}
+        body, content_type, length = _multipart(fields, file)
+        result: dict[str, Any] = self._request(
+            "POST", "/snapshots", data=body,
+            headers={"Content-Type": content_type, "Content-Length": str(length)})
+        result["created_at"] = _parse_time(result.get("created_at"))
+        return result
+
+
+def _multipart(fields: Mapping[str, str | None], file: Path) -> tuple[Any, str, int]:
+    """A multipart/form-data body streamed from disk: (chunks, content type, length)."""
+    boundary = uuid.uuid4().hex
+    head = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'
+        .encode() for key, value in fields.items() if value is not None)
+    filename = file.name.replace('"', "_")
+    mime = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    head += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+             f'filename="{filename}"\r\nContent-Type: {mime}\r\n\r\n').encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    size = os.path.getsize(file)
+
+    def chunks() -> Iterator[bytes]:
+        yield head
+        with file.open("rb") as stream:
+            while block := stream.read(UPLOAD_CHUNK):
+                yield block
+        yield tail
+
+    return chunks(), f"multipart/form-data; boundary={boundary}", len(head) + size + len(tail)

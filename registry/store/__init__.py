@@ -1,0 +1,1 @@
+"""The one schema (SQLAlchemy models), engines and sessions, the schema check."""

@@ -1,0 +1,1 @@
+"""The demo organisation: `featreg demo` loads these files (shipped inside the wheel)."""
