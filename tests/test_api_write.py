@@ -21,9 +21,9 @@ from registry.catalog.spec import parse_documents
 from registry.evidence.rollups import feature_usage
 from registry.findings.records import list_findings
 from registry.findings.run import run_analysis
-from registry.sdk.http import plan_to_dict
 from registry.store import models as m
 from registry.store.db import session_factory, session_scope
+from registry.wire import plan_to_dict
 
 SPEC_YAML = """\
 teams:

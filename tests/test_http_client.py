@@ -19,8 +19,9 @@ from werkzeug.serving import make_server
 import registry
 from registry.core.errors import FeatregError, InvalidInput, NotFound
 from registry.sdk.client import Client
-from registry.sdk.http import HttpClient, error_payload, plan_from_dict, plan_to_dict
+from registry.sdk.http import HttpClient
 from registry.store.db import dispose_engine
+from registry.wire import error_payload, plan_from_dict, plan_to_dict
 
 T0 = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 

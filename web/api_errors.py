@@ -1,7 +1,7 @@
 """Errors, request bodies and cross-site protection of the JSON write API and the OpenLineage
 endpoint.
 
-Errors (`registry.sdk.http.error_payload`, the format the HTTP SDK turns back into the same
+Errors (`registry.wire.error_payload`, the format the HTTP SDK turns back into the same
 exceptions): ``{"error", "type", "message", "status", "problems"}`` with InvalidInput → 400 and
 every problem listed, NotFound → 404, any other FeatregError → 400. Malformed bodies (not JSON,
 a gzip stream that does not decompress) are 400, unknown content encodings 415, bodies over
@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, jsonify, request
 
 from registry.core.errors import FeatregError
-from registry.sdk.http import ACTOR_HEADER, error_payload
 from registry.store.models import NAME_LENGTH
+from registry.wire import ACTOR_HEADER, error_payload
 
 MAX_BODY_BYTES = 64 * 2**20
 DEFAULT_ACTOR = "api"

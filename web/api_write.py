@@ -4,7 +4,7 @@ acknowledge/suppress findings, plus the plain catalog reads the HTTP SDK needs.
 Every write is one unit of work through the same services as the CLI and the direct SDK
 (`registry.catalog.service`, `registry.findings.records`); the actor comes from the
 X-Featreg-Actor header, else the body's ``actor``, else "api". Plans come back as
-`registry.sdk.http.plan_to_dict`.
+`registry.wire.plan_to_dict`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from registry.catalog.spec import KIND_SINGULAR, KINDS, Spec, parse_documents
 from registry.core.errors import InvalidInput, Problem
 from registry.findings.records import finding_to_dict, set_status
 from registry.read.common import clamp_int
-from registry.sdk.http import plan_to_dict
 from registry.store.db import session_scope
+from registry.wire import plan_to_dict
 
 from .api_errors import actor, register_error_handlers, request_object
 from .support import API_PREFIX, db, sessions

@@ -6,9 +6,7 @@
 server runs the same services and sends errors in the wire format below. Standard library only
 (urllib), so the client adds no dependency.
 
-Wire format (shared with `web/`): a plan is `plan_to_dict`; an error response is a JSON object
-``{"error", "type", "message", "status", "problems": [{"message", "file", "line", "field"}]}``
-(`error_payload`), where ``type`` names the exception class.
+The wire format (plans, errors, the actor header) is `registry.wire`, shared with the web API.
 """
 
 from __future__ import annotations
@@ -22,82 +20,18 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from registry.catalog.plan import FieldChange, ObjectChange, Plan
-from registry.core.errors import FeatregError, InvalidInput, NotFound, Problem, SchemaOutdated
+from registry.catalog.plan import Plan
+from registry.core.errors import FeatregError, InvalidInput, Problem
 from registry.sdk.registration import Registrations
+from registry.wire import ACTOR_HEADER, plan_from_dict, raise_for_error
 
-__all__ = [
-    "ACTOR_HEADER", "HttpClient", "error_payload", "plan_from_dict", "plan_to_dict",
-    "raise_for_error",
-]
+__all__ = ["HttpClient"]
 
-ACTOR_HEADER = "X-Featreg-Actor"
-ERROR_TYPES: dict[str, type[FeatregError]] = {
-    cls.__name__: cls for cls in (FeatregError, InvalidInput, NotFound, SchemaOutdated)
-}
 UPLOAD_CHUNK = 1 << 20
-
-
-# ----- wire format ---------------------------------------------------------------------------
-
-
-def plan_to_dict(plan: Plan, changeset: int | None = None) -> dict[str, Any]:
-    """A plan as JSON: summary, counts and every change with its field changes."""
-    return {
-        "summary": plan.summary(),
-        "counts": plan.counts(),
-        "changeset": changeset,
-        "changes": [
-            {"action": c.action, "kind": c.kind, "type": c.object_type, "name": c.name,
-             "changes": [{"field": f.field, "old": f.old, "new": f.new} for f in c.changes],
-             "before": c.before, "after": c.after}
-            for c in plan.changes
-        ],
-    }
-
-
-def plan_from_dict(data: Mapping[str, Any]) -> Plan:
-    """The `Plan` value of `plan_to_dict` (without `desired`, which stays on the server)."""
-    return Plan(changes=[
-        ObjectChange(c["action"], c["kind"], c["name"],
-                     tuple(FieldChange(f["field"], f["old"], f["new"]) for f in c["changes"]),
-                     c.get("before"), c.get("after"))
-        for c in data["changes"]
-    ])
-
-
-def error_payload(exc: FeatregError) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, JSON body) of an error: NotFound 404, SchemaOutdated 503, InvalidInput
-    and any other FeatregError 400 (``type`` tells them apart)."""
-    status = 400
-    if isinstance(exc, NotFound):
-        status = 404
-    elif isinstance(exc, SchemaOutdated):
-        status = 503
-    kind = next((c.__name__ for c in type(exc).__mro__ if c.__name__ in ERROR_TYPES),
-                "FeatregError")
-    problems = [asdict(p) for p in getattr(exc, "problems", [])]
-    titles = {404: "Not found", 503: "Service unavailable"}
-    title = "Invalid input" if isinstance(exc, InvalidInput) else titles.get(status, "Bad request")
-    return status, {"error": title, "type": kind,
-                    "message": str(exc), "status": status, "problems": problems}
-
-
-def raise_for_error(status: int, body: Any) -> NoReturn:
-    """Raise the error an error response stands for (the inverse of `error_payload`)."""
-    data = body if isinstance(body, dict) else {}
-    message = str(data.get("message") or data.get("error") or f"HTTP {status}")
-    kind = ERROR_TYPES.get(str(data.get("type")))
-    if kind is InvalidInput:
-        raise InvalidInput([Problem(**p) for p in data.get("problems") or []])
-    if kind is None:
-        kind = NotFound if status == 404 else FeatregError
-    raise kind(message)
 
 
 def _json_default(value: Any) -> Any:
