@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, jsonify, request
 
 from registry.core.errors import FeatregError
-from registry.store.models import NAME_LENGTH
+from registry.core.names import NAME_LENGTH
 from registry.wire import ACTOR_HEADER, error_payload
 
 MAX_BODY_BYTES = 64 * 2**20

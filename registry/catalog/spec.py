@@ -25,8 +25,9 @@ from pydantic import (
 )
 
 from registry.core.errors import InvalidInput, Problem
+from registry.core.names import NAME_LENGTH
 
-NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]{0,127}$"
+NAME_PATTERN = rf"^[A-Za-z][A-Za-z0-9_.\-]{{0,{NAME_LENGTH - 1}}}$"
 NAME_RE = re.compile(NAME_PATTERN)
 MAX_DESCRIPTION_CHARS = 2 * 1024 * 1024
 KINDS = ("teams", "sources", "features", "consumers")
@@ -43,7 +44,8 @@ Status = Literal["active", "deprecated", "retired"]
 def _check_name(value: str) -> str:
     if not NAME_RE.fullmatch(value):
         raise ValueError(
-            f"invalid name {value!r}: use a letter, then up to 127 letters, digits, '_', '.' or '-'"
+            f"invalid name {value!r}: use a letter, then up to {NAME_LENGTH - 1} letters, digits, "
+            "'_', '.' or '-'"
         )
     return value
 
@@ -119,7 +121,7 @@ class FeatureSpec(_Entry):
     description: str = ""
     sources: list[str] = []
     depends_on: list[str] = []
-    bundle: str | None = Field(default=None, min_length=1, max_length=128)
+    bundle: str | None = Field(default=None, min_length=1, max_length=NAME_LENGTH)
     tags: list[str] = []
     created: datetime | None = None
     status: Status | None = None

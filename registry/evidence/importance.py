@@ -32,9 +32,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from registry.core.errors import InvalidInput, NotFound, Problem
+from registry.core.names import NAME_LENGTH
 from registry.evidence.usage_events import parse_timestamp
 from registry.store import models as m
-from registry.store.models import NAME_LENGTH
 
 __all__ = [
     "DEFAULT_METHOD",

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from registry.core.errors import InvalidInput, Problem
+from registry.core.names import NAME_LENGTH
 from registry.evidence.usage_events import parse_timestamp
-from registry.store.models import NAME_LENGTH
 
 __all__ = [
     "RUN_EVENT_TYPES",

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from registry.store.models import NAME_LENGTH
+from registry.core.names import NAME_LENGTH
 
 __all__ = [
     "MAX_COUNT",

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from types import TracebackType
 
+from registry.core.names import NAME_LENGTH
 from registry.evidence.usage_events import MAX_COUNT, DailyReadCounts
-from registry.store.models import NAME_LENGTH
 
 __all__ = ["UsageLogger"]
 

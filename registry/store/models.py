@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-NAME_LENGTH = 128
+from registry.core.names import NAME_LENGTH
 
 naming_convention = {
     "ix": "ix_%(column_0_label)s",
