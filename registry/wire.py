@@ -13,14 +13,26 @@ from dataclasses import asdict
 from typing import Any, NoReturn
 
 from registry.catalog.plan import FieldChange, ObjectChange, Plan
-from registry.core.errors import FeatregError, InvalidInput, NotFound, Problem, SchemaOutdated
+from registry.core.errors import (
+    FeatregError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Problem,
+    SchemaOutdated,
+    Unauthenticated,
+)
 
 __all__ = ["ACTOR_HEADER", "error_payload", "plan_from_dict", "plan_to_dict", "raise_for_error"]
 
 ACTOR_HEADER = "X-Featreg-Actor"
 ERROR_TYPES: dict[str, type[FeatregError]] = {
-    cls.__name__: cls for cls in (FeatregError, InvalidInput, NotFound, SchemaOutdated)
+    cls.__name__: cls for cls in (FeatregError, InvalidInput, NotFound, SchemaOutdated,
+                                  Unauthenticated, Forbidden)
 }
+STATUS: dict[type[FeatregError], int] = {
+    NotFound: 404, SchemaOutdated: 503, Unauthenticated: 401, Forbidden: 403}
+TITLES = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 503: "Service unavailable"}
 
 
 
@@ -50,18 +62,14 @@ def plan_from_dict(data: Mapping[str, Any]) -> Plan:
 
 
 def error_payload(exc: FeatregError) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, JSON body) of an error: NotFound 404, SchemaOutdated 503, InvalidInput
-    and any other FeatregError 400 (``type`` tells them apart)."""
-    status = 400
-    if isinstance(exc, NotFound):
-        status = 404
-    elif isinstance(exc, SchemaOutdated):
-        status = 503
+    """(HTTP status, JSON body) of an error: Unauthenticated 401, Forbidden 403, NotFound 404,
+    SchemaOutdated 503, InvalidInput and any other FeatregError 400 (``type`` tells them
+    apart)."""
+    status = next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), 400)
     kind = next((c.__name__ for c in type(exc).__mro__ if c.__name__ in ERROR_TYPES),
                 "FeatregError")
     problems = [asdict(p) for p in getattr(exc, "problems", [])]
-    titles = {404: "Not found", 503: "Service unavailable"}
-    title = "Invalid input" if isinstance(exc, InvalidInput) else titles.get(status, "Bad request")
+    title = "Invalid input" if isinstance(exc, InvalidInput) else TITLES.get(status, "Bad request")
     return status, {"error": title, "type": kind,
                     "message": str(exc), "status": status, "problems": problems}
 
@@ -74,5 +82,5 @@ def raise_for_error(status: int, body: Any) -> NoReturn:
     if kind is InvalidInput:
         raise InvalidInput([Problem(**p) for p in data.get("problems") or []])
     if kind is None:
-        kind = NotFound if status == 404 else FeatregError
+        kind = {401: Unauthenticated, 403: Forbidden, 404: NotFound}.get(status, FeatregError)
     raise kind(message)

@@ -78,4 +78,4 @@ def _load_plugins() -> None:
 
 _load_plugins()
 
-from registry.cli import evidence_commands  # noqa: E402,F401  (usage, importance, snapshot)
+from registry.cli import access_commands, evidence_commands  # noqa: E402,F401  (token, usage, ...)

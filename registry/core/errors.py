@@ -49,3 +49,12 @@ class SchemaOutdated(FeatregError):
     """The database schema is missing or behind the code."""
 
     exit_code = 1
+
+
+class Unauthenticated(FeatregError):
+    """A write (or, when reads need a token, a read) came without a valid token (HTTP 401)."""
+
+
+class Forbidden(FeatregError):
+    """The caller is known but may not do this: another team's object, or a revoked token
+    (HTTP 403)."""
