@@ -1,16 +1,18 @@
-"""Catalog commands: init, plan, apply, features, show, lineage, impact, closure, lifecycle."""
+"""Catalog commands: init, plan, apply, export, features, show, lineage, impact, lifecycle."""
 
 from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 from rich.markup import escape
 from rich.table import Table
 
-from registry.catalog import lineage
+from registry.catalog import export, lineage
 from registry.catalog import service as catalog
 from registry.catalog.plan import Plan
 from registry.catalog.spec import load_spec
@@ -76,6 +78,26 @@ def apply(app: AppContext, paths: tuple[str, ...], prune: bool, show_all: bool) 
     render_plan(result, show_all=show_all)
     if changeset is not None:
         out.print(f"Applied as change set {changeset}.")
+
+
+@main.command("export")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write teams.yaml and one file per team here (default: one YAML document "
+                   "on stdout).")
+@pass_app
+@handle_errors
+def export_cmd(app: AppContext, out_dir: Path | None) -> None:
+    """The whole catalog as YAML that `featreg apply` reads back to the same catalog."""
+    with session_scope(app.sessions()) as session:
+        if out_dir is None:
+            click.echo(yaml.safe_dump(export.export_spec(session), sort_keys=False,
+                                      allow_unicode=True, width=100), nl=False)
+            return
+        files = export.export_documents(session)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out_dir / name).write_text(text, encoding="utf-8")
+    out.print(f"Wrote {len(files)} files to {escape(str(out_dir))}.")
 
 
 @main.command()
