@@ -6,9 +6,9 @@ from flask import Flask
 
 
 def register_all(app: Flask) -> None:
-    from . import views_catalog, views_findings, views_graph, views_objects
+    from . import views_catalog, views_findings, views_graph, views_objects, views_ops
 
-    for module in (views_catalog, views_objects, views_graph, views_findings):
+    for module in (views_catalog, views_objects, views_graph, views_findings, views_ops):
         app.register_blueprint(module.bp)
         app.register_blueprint(module.api)
     from . import api_evidence, api_write, openapi, openlineage  # JSON write API, OpenAPI

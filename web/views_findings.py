@@ -1,4 +1,4 @@
-"""Findings (list, detail, acknowledge / suppress / reopen), weekly reports, scheduler jobs."""
+"""Findings (list, detail, acknowledge / suppress / reopen), with JSON twins."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from datetime import UTC, datetime, time
 
 from flask import Blueprint, Response, abort, redirect, request, url_for
 
-from registry.core.errors import FeatregError, NotFound
+from registry.core.errors import FeatregError
 from registry.findings.records import finding_to_dict, get_finding, set_status
 from registry.read import lists as queries
-from registry.read import ops as queries_ops
 from registry.read.common import object_history
 from registry.store.db import session_scope
 
@@ -67,37 +66,3 @@ def change_status(finding_id: int) -> Response:
     if not target.startswith("/") or target.startswith("//"):
         target = url_for("findings.finding", finding_id=finding_id)
     return redirect(target, code=303)  # type: ignore[return-value]
-
-
-@bp.get("/reports")
-@api.get("/reports")
-def reports() -> Response:
-    return respond("reports.html", queries_ops.reports_list(db(), dict(request.args)))
-
-
-@bp.get("/reports/<int:report_id>")
-@api.get("/reports/<int:report_id>")
-def report(report_id: int) -> Response:
-    detail = queries_ops.report_detail(db(), report_id)
-    if detail is None:
-        raise NotFound(f"no weekly report with id {report_id}")
-    return respond("report.html", detail)
-
-
-@bp.get("/reports/<int:report_id>/page")
-def report_page(report_id: int) -> Response:
-    """The report's own HTML document, sandboxed (no scripts, no same-origin access)."""
-    detail = queries_ops.report_detail(db(), report_id)
-    html = (detail or {}).get("report", {}).get("html")
-    if not isinstance(html, str):
-        raise NotFound(f"weekly report {report_id} has no HTML version")
-    response = Response(html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = (
-        "sandbox; default-src 'none'; img-src data: 'self'; style-src 'unsafe-inline'")
-    return response
-
-
-@bp.get("/jobs")
-@api.get("/jobs")
-def jobs() -> Response:
-    return respond("jobs.html", queries_ops.jobs_list(db(), dict(request.args)))

@@ -1,4 +1,4 @@
-"""Small helpers shared by the read-side query services (registry/queries*.py).
+"""Small helpers shared by the read-side query services (`registry.read`).
 
 Query services return plain, JSON-ready values (dicts, lists, ISO strings): the web pages
 render them and the JSON API returns them unchanged, so the two can never disagree.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import Result, inspect, select
+from sqlalchemy import Result, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TypedReturnsRows
 
@@ -35,11 +35,6 @@ def run(session: Session, statement: TypedReturnsRows[*RowTypes],
     """Execute a column query on the session's connection: the same transaction as the
     session, without the ORM's per-statement overhead (these queries load no ORM objects)."""
     return session.connection().execute(statement, dict(params or {}))
-
-
-def table_exists(session: Session, name: str) -> bool:
-    """True when the database has the table (tables added by later migrations may be absent)."""
-    return bool(inspect(session.connection()).has_table(name))
 
 
 @dataclass(frozen=True)

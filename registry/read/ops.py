@@ -1,144 +1,127 @@
-"""Read side of weekly reports and scheduler job runs.
+"""Read side of weekly reports and scheduler job runs: the listings of the reports and jobs pages
+(and their JSON twins), one report with its neighbouring weeks, the home page's latest report.
 
-Their tables (`weekly_reports`, `job_runs`) arrive with the scheduler and report work; until a
-database has them, these services answer "not available" instead of failing. The rows are read
-by reflection, so whatever columns the tables have are shown: small values in listings, every
-value in the detail of one report.
+Rows come from the ORM models through the services that own them: reports in the order of
+`registry.reports.store.reports_query`, job runs as `registry.ops.jobs.job_run_to_dict`.
+Listings leave out the report documents (content, Markdown, HTML) and shorten job errors;
+the detail of one report has every field.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Column, MetaData, Table, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, load_only
 
-from registry.read.common import Pagination, clamp_int, table_exists
+from registry.ops.jobs import job_run_to_dict
+from registry.read.common import Pagination, clamp_int, iso
+from registry.reports.store import reports_query
+from registry.store import models as m
 
-REPORTS_TABLE = "weekly_reports"
-JOBS_TABLE = "job_runs"
-TIME_COLUMNS = ("week_start", "week", "generated_at", "scheduled_for", "claimed_at",
-                "created_at", "started_at", "finished_at", "ts")
-BODY_COLUMNS = ("html", "markdown", "json", "body", "content", "data", "payload")
 TEXT_LIMIT = 300
+REPORT_COLUMNS = ("id", "week_start", "scope", "team", "generated_at", "period_start",
+                  "timezone", "analysis_run_id")
+JOB_COLUMNS = ("id", "job", "scheduled_for", "trigger", "status", "claimed_at", "started_at",
+               "finished_at", "error", "summary", "holder", "host", "pid")
 
 
-def _reflect(session: Session, name: str) -> Table | None:
-    if not table_exists(session, name):
-        return None
-    return Table(name, MetaData(), autoload_with=session.connection())
+def _report_row(row: m.WeeklyReport) -> dict[str, Any]:
+    """A report as a listing row: which report, for whom, when (no documents)."""
+    return {"id": row.id, "week_start": iso(row.week_start), "scope": row.scope,
+            "team": row.team, "generated_at": iso(row.generated_at),
+            "period_start": iso(row.period_start), "timezone": row.timezone,
+            "analysis_run_id": row.analysis_run_id}
 
 
-def _time_column(table: Table) -> Column[Any] | None:
-    for name in TIME_COLUMNS:
-        if name in table.c:
-            return table.c[name]
-    return None
+def _job_row(run: m.JobRun) -> dict[str, Any]:
+    """A job run as a listing row: every field, a long error shortened."""
+    row = job_run_to_dict(run)
+    error = row["error"]
+    if isinstance(error, str) and len(error) > TEXT_LIMIT:
+        row["error"] = error[: TEXT_LIMIT - 1] + "…"
+    return row
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value
-
-
-def _row_dict(row: Any, *, with_bodies: bool) -> dict[str, Any]:
-    """A row as plain values; in listings, documents are left out and long texts shortened."""
-    out: dict[str, Any] = {}
-    for name, value in row._mapping.items():
-        if not with_bodies and name in BODY_COLUMNS:
-            continue
-        value = _plain(value)
-        if not with_bodies and isinstance(value, str) and len(value) > TEXT_LIMIT:
-            value = value[: TEXT_LIMIT - 1] + "…"
-        out[name] = value
-    return out
-
-
-def _ordered(table: Table) -> list[Any]:
-    time_col = _time_column(table)
-    order: list[Any] = [time_col.desc()] if time_col is not None else []
-    order += [table.c[c] for c in ("scope", "team") if c in table.c]  # "org" before "team"
-    if "id" in table.c:
-        order.append(table.c["id"].desc())
-    return order
+def _listed_reports(query: Select[m.WeeklyReport]) -> Select[m.WeeklyReport]:
+    """The query loading only the listed columns (documents can be large)."""
+    return query.options(load_only(*(getattr(m.WeeklyReport, c) for c in REPORT_COLUMNS)))
 
 
 def latest_report(session: Session) -> dict[str, Any] | None:
-    """The newest weekly report's summary, or None (no table or no report yet)."""
-    table = _reflect(session, REPORTS_TABLE)
-    if table is None:
-        return None
-    row = session.execute(select(table).order_by(*_ordered(table)).limit(1)).first()
-    return _row_dict(row, with_bodies=False) if row is not None else None
+    """The newest weekly report as a listing row, or None (no report yet)."""
+    row = session.scalars(_listed_reports(reports_query()).limit(1)).first()
+    return _report_row(row) if row is not None else None
 
 
-def _listing(session: Session, name: str, args: dict[str, Any], filters: tuple[str, ...]
-             ) -> dict[str, Any]:
-    table = _reflect(session, name)
+def _choices(session: Session, columns: Sequence[InstrumentedAttribute[str]]
+             ) -> dict[str, list[str]]:
+    """The values each filter column takes, sorted (empty values left out)."""
+    return {column.key: sorted(str(v) for v in session.scalars(select(column).distinct())
+                               if v not in (None, ""))
+            for column in columns}
+
+
+def _page(session: Session, query: Select[Any], args: Mapping[str, Any]
+          ) -> tuple[list[Any], Pagination]:
+    """The rows of the page `args` asks for (page, per_page) and where that page sits."""
     page = clamp_int(args.get("page"), 1, 1, 1_000_000)
     per_page = clamp_int(args.get("per_page"), 50, 1, 500)
-    if table is None:
-        return {"available": False, "items": [], "columns": [], "filters": {},
-                "pagination": Pagination(1, per_page, 0).to_dict()}
-    where = []
-    applied: dict[str, str] = {}
-    for column in filters:
-        value = args.get(column)
-        if value and column in table.c:
-            where.append(table.c[column] == str(value))
-            applied[column] = str(value)
-    total = session.scalar(select(func.count()).select_from(table).where(*where)) or 0
+    total = session.scalar(select(func.count()).select_from(
+        query.order_by(None).subquery())) or 0
     pagination = Pagination(min(page, Pagination(1, per_page, total).pages), per_page, total)
-    rows = session.execute(select(table).where(*where).order_by(*_ordered(table))
-                           .offset(pagination.offset).limit(per_page))
-    items = [_row_dict(r, with_bodies=False) for r in rows]
-    columns = [c.name for c in table.c if any(c.name in item for item in items)]
-    choices = {c: sorted(str(v) for v in session.scalars(select(table.c[c]).distinct())
-                         if v not in (None, ""))
-               for c in filters if c in table.c}
-    return {"available": True, "items": items, "columns": columns, "filters": applied,
-            "choices": choices, "pagination": pagination.to_dict()}
+    rows = list(session.scalars(query.offset(pagination.offset).limit(per_page)))
+    return rows, pagination
 
 
-def reports_list(session: Session, args: dict[str, Any]) -> dict[str, Any]:
-    """Weekly reports, newest first (filter by `team` when the table has that column)."""
-    return _listing(session, REPORTS_TABLE, args, ("team", "scope"))
+def _listing(items: list[dict[str, Any]], columns: Sequence[str], filters: dict[str, str],
+             choices: dict[str, list[str]], pagination: Pagination) -> dict[str, Any]:
+    return {"available": True, "items": items, "columns": list(columns) if items else [],
+            "filters": filters, "choices": choices, "pagination": pagination.to_dict()}
+
+
+def _filters(args: Mapping[str, Any], names: Sequence[str]) -> dict[str, str]:
+    """The filters `args` sets (empty values set none)."""
+    return {name: str(args[name]) for name in names if args.get(name)}
+
+
+def reports_list(session: Session, args: Mapping[str, Any]) -> dict[str, Any]:
+    """Weekly reports, newest week first, the org report before the teams' (filters: `team`,
+    `scope`)."""
+    filters = _filters(args, ("team", "scope"))
+    query = reports_query(team=filters.get("team"), scope=filters.get("scope"))
+    rows, pagination = _page(session, _listed_reports(query), args)
+    choices = _choices(session, (m.WeeklyReport.team, m.WeeklyReport.scope))
+    return _listing([_report_row(r) for r in rows], REPORT_COLUMNS, filters, choices,
+                    pagination)
 
 
 def report_detail(session: Session, report_id: int) -> dict[str, Any] | None:
-    """One report with every column; JSON text columns are parsed. None when absent."""
-    table = _reflect(session, REPORTS_TABLE)
-    if table is None or "id" not in table.c:
-        return None
-    row = session.execute(select(table).where(table.c["id"] == report_id)).first()
+    """One report with every field, and the ids of the same team's (or the org's) previous
+    and next weeks. None when there is no such report."""
+    row = session.get(m.WeeklyReport, report_id)
     if row is None:
         return None
-    report = _row_dict(row, with_bodies=True)
-    for key, value in list(report.items()):
-        if key in ("json", "data", "payload") and isinstance(value, str):
-            try:
-                report[key] = json.loads(value)
-            except ValueError:
-                pass
-    neighbours: dict[str, int | None] = {"previous": None, "next": None}
-    time_col = _time_column(table)
-    if time_col is not None and row._mapping[time_col.name] is not None:
-        same_scope = [table.c[c] == row._mapping[c] for c in ("team", "scope") if c in table.c]
-        current = row._mapping[time_col.name]
-        neighbours["previous"] = session.scalar(
-            select(table.c["id"]).where(time_col < current, *same_scope)
-            .order_by(time_col.desc()).limit(1))
-        neighbours["next"] = session.scalar(
-            select(table.c["id"]).where(time_col > current, *same_scope)
-            .order_by(time_col).limit(1))
-    return {"report": report, **neighbours}
+    report = {**_report_row(row), "content": row.content, "markdown": row.markdown,
+              "html": row.html}
+    same = select(m.WeeklyReport.id).where(m.WeeklyReport.scope == row.scope,
+                                           m.WeeklyReport.team == row.team)
+    week = m.WeeklyReport.week_start
+    return {"report": report,
+            "previous": session.scalar(same.where(week < row.week_start)
+                                       .order_by(week.desc()).limit(1)),
+            "next": session.scalar(same.where(week > row.week_start).order_by(week).limit(1))}
 
 
-def jobs_list(session: Session, args: dict[str, Any]) -> dict[str, Any]:
-    """Scheduler job runs, newest first (filter by `job`/`name` and `status`)."""
-    return _listing(session, JOBS_TABLE, args, ("job", "name", "status"))
+def jobs_list(session: Session, args: Mapping[str, Any]) -> dict[str, Any]:
+    """Scheduler job runs, newest scheduled time first (filters: `job`, `status`)."""
+    filters = _filters(args, ("job", "status"))
+    query = select(m.JobRun).order_by(m.JobRun.scheduled_for.desc(), m.JobRun.id.desc())
+    if "job" in filters:
+        query = query.where(m.JobRun.job == filters["job"])
+    if "status" in filters:
+        query = query.where(m.JobRun.status == filters["status"])
+    rows, pagination = _page(session, query, args)
+    choices = _choices(session, (m.JobRun.job, m.JobRun.status))
+    return _listing([_job_row(r) for r in rows], JOB_COLUMNS, filters, choices, pagination)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import Select, case, select
 from sqlalchemy.orm import Session
 
 from registry.core.errors import NotFound
 from registry.reports.week import ReportWeek
 from registry.store import models as m
 
-__all__ = ["get_report", "list_reports", "report_summary", "save_report"]
+__all__ = ["get_report", "list_reports", "report_summary", "reports_query", "save_report"]
 
 
 def save_report(
@@ -35,8 +35,8 @@ def save_report(
     return row
 
 
-def list_reports(session: Session, *, team: str | None = None, scope: str | None = None,
-                 limit: int = 100) -> list[m.WeeklyReport]:
+def reports_query(*, team: str | None = None, scope: str | None = None
+                  ) -> Select[m.WeeklyReport]:
     """Stored reports, newest week first, the org report before the teams'."""
     query = select(m.WeeklyReport).order_by(
         m.WeeklyReport.week_start.desc(), case((m.WeeklyReport.scope == "org", 0), else_=1),
@@ -45,7 +45,13 @@ def list_reports(session: Session, *, team: str | None = None, scope: str | None
         query = query.where(m.WeeklyReport.team == team, m.WeeklyReport.scope == "team")
     if scope is not None:
         query = query.where(m.WeeklyReport.scope == scope)
-    return list(session.scalars(query.limit(limit)))
+    return query
+
+
+def list_reports(session: Session, *, team: str | None = None, scope: str | None = None,
+                 limit: int = 100) -> list[m.WeeklyReport]:
+    """Stored reports, newest week first, the org report before the teams'."""
+    return list(session.scalars(reports_query(team=team, scope=scope).limit(limit)))
 
 
 def get_report(session: Session, report_id: int) -> m.WeeklyReport:
