@@ -19,8 +19,8 @@ from registry.read import evidence as queries_evidence
 from registry.read import graph as queries_graph
 from registry.read import lists as queries
 from registry.read.detail import feature_detail
+from registry.reports import charts
 
-from . import charts
 from .graphs import draw, graph_args
 from .support import API_PREFIX, db, memo, respond, svg_response, wants_json
 
