@@ -8,7 +8,6 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -112,15 +111,6 @@ def set_lifecycle(
     spec = spec_from_entries([("features", fields)])
     plan, _ = apply_spec(session, spec, actor=actor, kind="cli", label=f"{status} {name}", now=now)
     return plan
-
-
-@dataclass(frozen=True)
-class ObjectView:
-    kind: str
-    name: str
-    fields: dict[str, Any]
-    upstream: list[tuple[str, str]]
-    downstream: list[tuple[str, str]]
 
 
 def find_object(session: Session, name: str) -> tuple[str, dict[str, Any]]:

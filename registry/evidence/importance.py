@@ -43,7 +43,7 @@ __all__ = [
     "ImportanceIngestSummary",
     "ImportanceReportView",
     "effective_reports",
-    "get_report",
+    "get_importance_report",
     "ingest_importance_csv",
     "latest_reports",
     "report_history",
@@ -308,7 +308,7 @@ def _views(session: Session, reports: list[m.ImportanceReport]) -> list[Importan
     ]
 
 
-def get_report(session: Session, report_id: int) -> ImportanceReportView:
+def get_importance_report(session: Session, report_id: int) -> ImportanceReportView:
     report = session.get(m.ImportanceReport, report_id)
     if report is None:
         raise NotFound(f"no importance report {report_id}")

@@ -32,7 +32,7 @@ from registry.evidence.importance import (
     GroupEntry,
     ImportanceEntry,
     ImportanceReportView,
-    get_report,
+    get_importance_report,
     store_report,
 )
 
@@ -257,7 +257,7 @@ def compute_snapshot_importance(
         groups=[GroupEntry(tuple(g.members), g.value, g.std, g.repeats) for g in result.groups],
         details=_json_safe(details),
     )
-    return get_report(session, report_id)
+    return get_importance_report(session, report_id)
 
 
 def list_snapshots(session: Session) -> list[SnapshotSummary]:

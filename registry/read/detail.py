@@ -170,7 +170,7 @@ def consumer_detail(session: Session, name: str, *, now: datetime | None = None
     findings) gets the same view with ``registered`` false.
     """
     consumer = session.scalar(select(m.Consumer).where(m.Consumer.name == name))
-    reads = evidence.principal_reads(session, name, now=now)
+    reads = evidence.features_read_by(session, name, now=now)
     findings = subject_findings(session, "consumer", name)
     datasets = [d for direction in ("input", "output") for d in observed_datasets(
         session, principal=name, direction=direction, limit=OBSERVED_DATASETS)]

@@ -9,9 +9,8 @@ costs the same on a catalog of 150 or 100,000 features; the catalog-wide helpers
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, or_, select
@@ -70,8 +69,8 @@ def usage_series(session: Session, feature: str) -> list[dict[str, Any]]:
             for row in daily_reads(session, feature=feature)]
 
 
-def principal_reads(session: Session, principal: str, *, now: datetime | None = None
-                    ) -> list[dict[str, Any]]:
+def features_read_by(session: Session, principal: str, *, now: datetime | None = None
+                     ) -> list[dict[str, Any]]:
     """What one principal reads: [{feature, reads, recent_reads, last_read}] by feature."""
     since = ((now or datetime.now(UTC)) - timedelta(days=RECENT_DAYS)).date()
     recent = func.sum(case((m.UsageDaily.day >= since, m.UsageDaily.reads), else_=0))
@@ -146,33 +145,3 @@ def correlated_partners(session: Session, feature: str, *, limit: int = 50
                              "measured_at": iso(created)}
     ranked = sorted(partners.values(), key=lambda p: (-p["strength"], p["feature"]))
     return ranked[:limit]
-
-
-def undeclared_edges(session: Session, principals: Iterable[str] | None = None
-                     ) -> dict[str, list[str]]:
-    """Features each principal reads without declaring them, from usage: principal → features.
-
-    ``principals`` limits the principals looked at (None: every principal).
-    """
-    query = (select(m.UsageDaily.principal, m.UsageDaily.feature).distinct())
-    reads: dict[str, set[str]] = defaultdict(set)
-    selected = None if principals is None else sorted(set(principals))
-    parts = [None] if selected is None else list(chunks(selected))
-    for part in parts:
-        q = query if part is None else query.where(m.UsageDaily.principal.in_(part))
-        for principal, feature in run(session, q):
-            reads[principal].add(feature)
-    declared: dict[str, set[str]] = defaultdict(set)
-    for part in chunks(sorted(reads)):
-        for consumer, feature in run(session,
-            select(m.Consumer.name, m.Feature.name)
-            .join(m.ConsumerFeature, m.ConsumerFeature.consumer_id == m.Consumer.id)
-            .join(m.Feature, m.Feature.id == m.ConsumerFeature.feature_id)
-            .where(m.Consumer.name.in_(part))
-        ):
-            declared[consumer].add(feature)
-    return {p: sorted(f - declared[p]) for p, f in sorted(reads.items()) if f - declared[p]}
-
-
-def last_usage_day(session: Session) -> date | None:
-    return session.scalar(select(func.max(m.UsageDaily.day)))
