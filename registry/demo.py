@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 
 from registry.catalog.service import apply_spec
 from registry.catalog.spec import load_spec
+from registry.core.timeparse import parse_time
 from registry.evidence.importance import ingest_importance_csv
 from registry.evidence.snapshots import add_snapshot
 from registry.evidence.usage import ingest_usage_file
@@ -34,8 +35,8 @@ class DemoManifest:
     @classmethod
     def read(cls, seeds: Path) -> DemoManifest:
         data = json.loads((seeds / "demo.json").read_text(encoding="utf-8"))
-        moment = datetime.fromisoformat(data["analysis_time"].replace("Z", "+00:00"))
-        return cls(moment.astimezone(UTC), data["snapshot_consumer"], data.get("label", "label"))
+        moment = parse_time(data["analysis_time"], assume_utc=True)
+        return cls(moment, data["snapshot_consumer"], data.get("label", "label"))
 
 
 def fresh_sqlite(url: str) -> None:

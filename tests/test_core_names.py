@@ -11,7 +11,7 @@ from registry.core.names import NAME_LENGTH
 from registry.store import models as m
 
 PURE = ("registry.evidence.usage_events", "registry.evidence.openlineage_events",
-        "registry.evidence.usage_logger", "registry.catalog.spec")
+        "registry.evidence.usage_logger", "registry.catalog.spec", "registry.core.timeparse")
 
 
 def test_pure_parsers_do_not_import_the_orm() -> None:

@@ -21,11 +21,12 @@ from werkzeug.datastructures import FileStorage
 
 from registry.analysis.frame_io import CSV_SUFFIXES, PARQUET_SUFFIXES
 from registry.core.errors import InvalidInput, Problem
+from registry.core.timeparse import parse_time
 from registry.evidence.importance import latest_reports, report_importance
 from registry.evidence.rollups import feature_usage
 from registry.evidence.snapshots import add_snapshot
 from registry.evidence.usage import record_usage
-from registry.evidence.usage_events import UsageEvent, parse_timestamp, validate_event
+from registry.evidence.usage_events import UsageEvent, validate_event
 from registry.store.db import session_scope
 
 from .api_errors import actor, register_error_handlers, request_json, request_object
@@ -79,7 +80,7 @@ def usage_by_feature() -> Response:
     now = datetime.now(UTC)
     if request.args.get("now"):
         try:
-            now = parse_timestamp(request.args["now"])
+            now = parse_time(request.args["now"])
         except ValueError as exc:
             abort(400, description=f"now: {exc}")
     feature = request.args.get("feature") or None
@@ -91,40 +92,15 @@ def usage_by_feature() -> Response:
 # ----- importance --------------------------------------------------------------------------------
 
 
-def _report_time(body: dict[str, Any]) -> datetime | None:
-    value = body.get("ts")
-    if value is None:
-        return None
-    try:
-        if not isinstance(value, str):
-            raise ValueError(value)
-        return datetime.fromisoformat(value)  # naive times are refused by the service
-    except ValueError:
-        raise InvalidInput([Problem(f"ts must be an ISO 8601 date-time, not {value!r}",
-                                    field="ts")]) from None
-
-
 @api.post("/importance")
 def importance() -> Response:
     """One importance report: {consumer, values: {feature: number}, method?, metric?, ts?}."""
     body = request_object()
-    consumer, values = body.get("consumer"), body.get("values")
-    problems = []
-    if not isinstance(consumer, str) or not consumer:
-        problems.append(Problem("consumer must be a non-empty string", field="consumer"))
-    if not isinstance(values, dict):
-        problems.append(Problem("values must be an object of feature name to number",
-                                field="values"))
-    for key in ("method", "metric"):
-        if body.get(key) is not None and not isinstance(body[key], str):
-            problems.append(Problem(f"{key} must be a string", field=key))
-    if problems:
-        raise InvalidInput(problems)
-    ts = _report_time(body)
     with session_scope(sessions()) as session:
         report_id, outcome = report_importance(
-            session, str(consumer), dict(values or {}), method=body.get("method"),
-            metric=body.get("metric"), ts=ts, actor=actor(body))
+            session, body.get("consumer"), body.get("values"),  # type: ignore[arg-type]
+            method=body.get("method"), metric=body.get("metric"), ts=body.get("ts"),
+            actor=actor(body))
     return _json({"report_id": report_id, "outcome": outcome}, 201)
 
 

@@ -18,6 +18,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 from registry.catalog import service as catalog
 from registry.catalog.spec import KIND_SINGULAR, KINDS, Spec, parse_documents
 from registry.core.errors import InvalidInput, Problem
+from registry.core.timeparse import InvalidTime, parse_day
 from registry.findings.records import finding_to_dict, set_status
 from registry.read.common import clamp_int
 from registry.store.db import session_scope
@@ -56,8 +57,8 @@ def _date(body: Mapping[str, Any], key: str) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
-    except ValueError:
+        return parse_day(value)
+    except InvalidTime:
         raise _problem(f"{key} must be a date (YYYY-MM-DD), not {value!r}", key) from None
 
 

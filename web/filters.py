@@ -15,6 +15,8 @@ import nh3
 from flask import Flask, request, url_for
 from markupsafe import Markup
 
+from registry.core.timeparse import InvalidTime, parse_time
+
 MARKDOWN_EXTENSIONS = ["fenced_code", "tables", "sane_lists"]
 SUMMARY_LIMIT = 160  # characters of a one-line summary's text
 URL_SCHEMES = {"http", "https", "mailto"}
@@ -81,8 +83,8 @@ def format_time(value: str | datetime | None, with_time: bool = True) -> str:
 
 def _parse(value: str) -> datetime | None:
     try:
-        return datetime.fromisoformat(value)
-    except ValueError:
+        return parse_time(value, assume_utc=True)
+    except InvalidTime:
         return None
 
 

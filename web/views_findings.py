@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time
 from flask import Blueprint, Response, abort, redirect, request, url_for
 
 from registry.core.errors import FeatregError
+from registry.core.timeparse import InvalidTime, parse_day
 from registry.findings.records import finding_to_dict, get_finding, set_status
 from registry.read import lists as queries
 from registry.read.common import object_history
@@ -45,8 +46,8 @@ def _until(raw: str | None) -> datetime | None:
     if not raw:
         return None
     try:
-        day = datetime.fromisoformat(raw).date()
-    except ValueError as exc:
+        day = parse_day(raw)
+    except InvalidTime as exc:
         raise FeatregError(f"'until' must be a date (YYYY-MM-DD), not {raw!r}") from exc
     return datetime.combine(day, time(0, 0), tzinfo=UTC)
 

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from registry.catalog import lineage
 from registry.cli import AppContext, err, handle_errors, main, out, pass_app
+from registry.core import timeparse
 from registry.findings import records as findings_service
 from registry.findings.explain import explain_finding
 from registry.findings.records import STATUSES
@@ -19,15 +20,15 @@ from registry.store.db import session_scope
 
 
 def parse_time(value: str | None, option: str = "--now") -> datetime | None:
-    """An ISO 8601 date or datetime; naive means UTC."""
+    """An ISO 8601 date or datetime as aware UTC (`registry.core.timeparse`; a date means its
+    midnight, no timezone means UTC); a usage error (exit status 2) naming the value if it
+    cannot be read."""
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 date or time",
-                                 param_hint=option) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return timeparse.parse_time(value, assume_utc=True)
+    except timeparse.InvalidTime as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
 
 
 @main.command()

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from rich.table import Table
 
 from registry.cli import AppContext, err, handle_errors, main, out, pass_app
+from registry.cli.analysis_commands import parse_time
 from registry.core.errors import InvalidInput, Problem
 from registry.evidence import importance as importance_service
 from registry.evidence import rollups, snapshots, usage
@@ -31,15 +32,9 @@ FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json"]), d
 
 
 def _now(value: str | None) -> datetime:
-    """--now: ISO 8601 (a date means its midnight; no timezone means UTC), default now."""
-    if not value:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 date or time",
-                                 param_hint="--now") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    """--now: ISO 8601 (`parse_time`: a date means its midnight; no timezone means UTC),
+    default now."""
+    return (parse_time(value) if value else None) or datetime.now(UTC)
 
 
 def _plural(count: int, noun: str) -> str:

@@ -24,7 +24,7 @@ import csv
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from registry.core.errors import InvalidInput, NotFound, Problem
 from registry.core.names import NAME_LENGTH
-from registry.evidence.usage_events import parse_timestamp
+from registry.core.timeparse import InvalidTime, as_utc, parse_time
 from registry.store import models as m
 
 __all__ = [
@@ -101,9 +101,10 @@ class ImportanceIngestSummary:
 
 
 def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise InvalidInput([Problem(f"naive datetime {moment!r}: give ts with a timezone")])
-    return moment.astimezone(UTC)
+    try:
+        return as_utc(moment)
+    except InvalidTime as exc:
+        raise InvalidInput([Problem(str(exc), field="ts")]) from None
 
 
 def _entry(value: float | ImportanceEntry) -> ImportanceEntry:
@@ -180,14 +181,44 @@ def _check_value(value: object, problems: list[Problem], **where: Any) -> float 
     return number
 
 
+def _report_time(value: object) -> datetime:
+    """A report's ``ts``: an aware datetime (SDK) or an ISO 8601 string (API), as UTC."""
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if isinstance(value, str):
+        return parse_time(value)
+    raise InvalidTime(f"ts must be an ISO 8601 date-time, not {value!r}")
+
+
 def report_importance(
     session: Session, consumer: str, values: Mapping[str, float], *, method: str | None = None,
-    metric: str | None = None, ts: datetime | None = None, actor: str | None = None,
+    metric: str | None = None, ts: datetime | str | None = None, actor: str | None = None,
 ) -> tuple[int, str]:
-    """Validate and store one reported importance report (the SDK's `report_importance`)."""
+    """Validate and store one reported importance report: the one service of the SDK (both
+    transports) and ``POST /api/v1/importance``, which hands it the decoded JSON as it is.
+
+    Problems of shape (types, ``ts``) are InvalidInput; then an unregistered consumer is
+    NotFound; then problems of the values are InvalidInput, all listed.
+    """
+    problems: list[Problem] = []
+    if not isinstance(consumer, str) or not consumer:
+        problems.append(Problem("consumer must be a non-empty string", field="consumer"))
+    if not isinstance(values, Mapping):
+        problems.append(Problem("values must be an object of feature name to number",
+                                field="values"))
+    for key, text in (("method", method), ("metric", metric)):
+        if text is not None and not isinstance(text, str):
+            problems.append(Problem(f"{key} must be a string", field=key))
+    reported_at = datetime.now(UTC)
+    if ts is not None:
+        try:
+            reported_at = _report_time(ts)
+        except InvalidTime as exc:
+            problems.append(Problem(str(exc), field="ts"))
+    if problems:
+        raise InvalidInput(problems)
     if session.scalar(select(m.Consumer.id).where(m.Consumer.name == consumer)) is None:
         raise NotFound(f"no consumer named {consumer!r}: register it before reporting importance")
-    problems: list[Problem] = []
     if not values:
         problems.append(Problem("no importance values given"))
     checked: dict[str, float] = {}
@@ -201,15 +232,8 @@ def report_importance(
     _check_text(metric, "metric", 64, problems)
     if problems:
         raise InvalidInput(problems)
-    return store_report(session, consumer, checked, reported_at=ts or datetime.now(UTC),
+    return store_report(session, consumer, checked, reported_at=reported_at,
                         method=method or DEFAULT_METHOD, metric=metric or None, actor=actor)
-
-
-def _report_time(text: str) -> datetime:
-    if len(text) == 10:
-        day = date.fromisoformat(text)
-        return datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return parse_timestamp(text)
 
 
 def ingest_importance_csv(session: Session, path: str | Path, *, actor: str | None = None,
@@ -280,7 +304,7 @@ def _row_key(row: dict[str, str | None], consumers: set[str], now: datetime,
     reported_at = now
     if ts_text:
         try:
-            reported_at = _report_time(ts_text)
+            reported_at = parse_time(ts_text, dates=True)
         except ValueError as exc:
             problems.append(Problem(f"ts: {exc}", **where))
     if len(problems) > before:

@@ -16,7 +16,7 @@ from typing import Any
 
 from registry.core.errors import InvalidInput, Problem
 from registry.core.names import NAME_LENGTH
-from registry.evidence.usage_events import parse_timestamp
+from registry.core.timeparse import parse_time
 
 __all__ = [
     "RUN_EVENT_TYPES",
@@ -150,7 +150,7 @@ def parse_run_event(obj: object) -> RunEvent | None:
     if not isinstance(time_text, str):
         raise Malformed("eventTime must be an ISO 8601 date-time string with a timezone")
     try:
-        event_time = parse_timestamp(time_text)
+        event_time = parse_time(time_text)
     except ValueError as exc:
         raise Malformed(f"eventTime: {exc}") from exc
     event_type = obj.get("eventType")

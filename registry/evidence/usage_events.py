@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from registry.core.names import NAME_LENGTH
+from registry.core.timeparse import parse_time
 
 __all__ = [
     "MAX_COUNT",
@@ -30,7 +31,6 @@ __all__ = [
     "Rejection",
     "UsageEvent",
     "parse_lines",
-    "parse_timestamp",
     "validate_event",
 ]
 
@@ -95,7 +95,7 @@ class DailyReadCounts:
         return len(self.cells)
 
     def add(self, ts: datetime, principal: str, features: Iterable[str], count: int) -> None:
-        """Add one event; ``ts`` must be UTC (see `parse_timestamp`)."""
+        """Add one event; ``ts`` must be UTC (see `registry.core.timeparse`)."""
         cells = self.cells
         day = ts.date()
         for feature in features:
@@ -122,17 +122,6 @@ class DailyReadCounts:
         self.cells = {}
 
 
-def parse_timestamp(text: str) -> datetime:
-    """An ISO 8601 time with a timezone, as UTC. Raises ValueError (naive or unparsable)."""
-    moment = datetime.fromisoformat(text)
-    offset = moment.utcoffset()
-    if offset is None:
-        raise ValueError(f"timestamp {text!r} has no timezone (add Z or an offset like +02:00)")
-    if offset:
-        return (moment - offset).replace(tzinfo=UTC)
-    return moment if moment.tzinfo is UTC else moment.replace(tzinfo=UTC)
-
-
 def _name_problem(value: object, what: str) -> str | None:
     if not isinstance(value, str) or not value:
         return f"{what} must be a non-empty string"
@@ -149,7 +138,7 @@ def validate_event(obj: object) -> tuple[datetime, str, tuple[str, ...], int] | 
     if type(ts_text) is not str:
         return "missing ts" if ts_text is None else "ts must be a string"
     try:
-        ts = parse_timestamp(ts_text)
+        ts = parse_time(ts_text)
     except ValueError as exc:
         return str(exc)[:200]
     consumer = obj.get("consumer")
@@ -232,7 +221,7 @@ def parse_lines(
                     else:
                         ts = from_iso(ts_text)
                         if ts.tzinfo is not UTC:
-                            ts = parse_timestamp(ts_text)
+                            ts = parse_time(ts_text)
                         if len(features) > 1 and len(set(features)) < len(features):
                             features = tuple(dict.fromkeys(features))
                         day = ts.date()

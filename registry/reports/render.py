@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from registry.core.timeparse import parse_time
 from registry.reports.collect import USAGE_DAYS
 
 __all__ = ["render_html", "render_json", "render_markdown"]
@@ -35,7 +36,7 @@ def _md(value: object) -> str:
 def _local(value: str | None, timezone: str) -> str:
     if not value:
         return "never"
-    moment = datetime.fromisoformat(value)
+    moment = parse_time(value, assume_utc=True)
     return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
 
 
@@ -53,7 +54,7 @@ def _svg_for(kind: str, key: str) -> str | None:
         return snippet_svg(data)
     if kind == "usage":
         daily, generated_at = data
-        end = datetime.fromisoformat(generated_at).date()
+        end = parse_time(generated_at, assume_utc=True).date()
         return usage_svg(daily, end=end, days=USAGE_DAYS)
     return trend_svg(data)
 

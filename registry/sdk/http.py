@@ -26,6 +26,7 @@ from typing import Any
 
 from registry.catalog.plan import Plan
 from registry.core.errors import FeatregError, InvalidInput, Problem
+from registry.core.timeparse import parse_time
 from registry.sdk.registration import Registrations
 from registry.wire import ACTOR_HEADER, plan_from_dict, raise_for_error
 
@@ -41,7 +42,7 @@ def _json_default(value: Any) -> Any:
 
 
 def _parse_time(value: Any) -> Any:
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
+    return parse_time(value, assume_utc=True) if isinstance(value, str) else value
 
 
 # ----- the client ----------------------------------------------------------------------------
