@@ -253,6 +253,25 @@ def test_every_page_and_endpoint_works_on_postgresql(pg_url: str, tmp_path: Path
         "ctr_model": 0.2}
 
 
+def test_catalog_features_is_the_features_listing_unpaged(api: FlaskClient) -> None:
+    """/api/v1/catalog/features (the SDK's `list`) answers as /api/v1/features does, unpaged
+    and by name: the same features for the same filters, the same fields where they overlap,
+    and the whole description of which the listing shows the first line."""
+    shared = ("name", "owner", "dtype", "status")
+    filters = ["", "owner=risk", "status=deprecated", "tag=bulk", "finding=legacy",
+               "finding=any&owner=growth", "q=clicks", "q=CLICKS%2030d", "q=bulk&tag=bulk"]
+    for args in filters:
+        page = get(api, f"/api/v1/features?{args}&sort=name&per_page=500")
+        listing = get(api, f"/api/v1/catalog/features?{args}")
+        assert [{k: i[k] for k in shared} for i in page["items"]] == [
+            {k: i[k] for k in shared} for i in listing], args
+        assert all(i["summary"] and i["summary"] in e["description"] or not e["description"]
+                   for i, e in zip(page["items"], listing, strict=True)), args
+    assert get(api, "/api/v1/catalog/features?search=clicks") == get(
+        api, "/api/v1/catalog/features?q=clicks")
+    get(api, "/api/v1/catalog/features?status=gone", 400)
+
+
 def test_in_memory_search_gives_the_same_pages_as_sql(catalog_url: str) -> None:
     with session_scope(session_factory(catalog_url)) as session:
         index = FeatureSearchIndex.load(session)

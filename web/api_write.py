@@ -21,6 +21,7 @@ from registry.core.errors import InvalidInput, Problem
 from registry.core.timeparse import InvalidTime, parse_day
 from registry.findings.records import finding_to_dict, set_status
 from registry.read.common import clamp_int
+from registry.read.lists import FEATURE_STATUSES, feature_list
 from registry.store.db import session_scope
 from registry.wire import plan_to_dict
 
@@ -229,15 +230,15 @@ def catalog_object(name: str) -> Response:
 
 @api.get("/catalog/features")
 def catalog_features() -> Response:
-    """Every feature matching the filters, by name (what `Client.list` returns)."""
-    status = request.args.get("status") or None
-    if status is not None and status not in ("active", "deprecated", "retired"):
+    """Every feature matching the filters, by name (what `Client.list` returns): the listing of
+    ``GET /api/v1/features`` (the same search and filters; ``search`` or ``q``) unpaged, with
+    whole descriptions."""
+    args = {key: request.args.get(key) or None
+            for key in ("search", "q", "owner", "status", "tag", "finding")}
+    if args["status"] is not None and args["status"] not in FEATURE_STATUSES:
         abort(400, description="status must be active, deprecated or retired")
-    rows = catalog.list_features(db(), owner=request.args.get("owner") or None, status=status,
-                                 tag=request.args.get("tag") or None,
-                                 search=request.args.get("search") or None)
-    return _json([{"name": f.name, "owner": f.owner.name, "dtype": f.dtype, "status": f.status,
-                   "description": f.description} for f in rows])
+    return _json(feature_list(db(), search=args["search"] or args["q"], owner=args["owner"],
+                              status=args["status"], tag=args["tag"], finding=args["finding"]))
 
 
 @api.get("/catalog/history")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Select, case, func, select
@@ -16,10 +17,12 @@ from sqlalchemy.orm import Session
 
 from registry.catalog.search import (
     FeatureSearchIndex,
+    SearchResult,
     feature_search_condition,
     relevance_order,
 )
 from registry.catalog.service import catalog_counts
+from registry.core.batches import chunks
 from registry.findings.records import STATUSES as FINDING_STATUSES
 from registry.findings.records import finding_to_dict
 from registry.read.common import (
@@ -31,7 +34,6 @@ from registry.read.common import (
     first_line,
     tags_of,
 )
-from registry.read.ops import latest_report
 from registry.store import models as m
 
 FEATURE_STATUSES = ("active", "deprecated", "retired")
@@ -51,6 +53,8 @@ def finding_kinds() -> tuple[str, ...]:
 
 def home_summary(session: Session, *, recent: int = 15) -> dict[str, Any]:
     """Totals, open findings by kind and by team, the latest weekly report, recent changes."""
+    from registry.read.ops import latest_report  # lazily: the SDK's `list` needs no reports
+
     totals: dict[str, int] = dict(catalog_counts(session))
     for status in ("deprecated", "retired"):
         totals[f"{status}_features"] = session.scalar(
@@ -185,8 +189,7 @@ def _finding_filter(q: CatalogQuery) -> Select[Any]:
     return flagged if q.finding == "any" else flagged.where(m.Finding.kind == q.finding)
 
 
-def _sql_page(session: Session, q: CatalogQuery) -> tuple[list[dict[str, Any]], int]:
-    """(items of the page, total matches), matched and ordered in SQL."""
+def _catalog_filters(q: CatalogQuery) -> list[Any]:
     where = [feature_search_condition(q.q)]
     if q.owner:
         where.append(m.Team.name == q.owner)
@@ -197,47 +200,107 @@ def _sql_page(session: Session, q: CatalogQuery) -> tuple[list[dict[str, Any]], 
                                       .where(m.FeatureTag.tag == q.tag)))
     if q.finding:
         where.append(m.Feature.name.in_(_finding_filter(q)))
-    base = select(m.Feature.id).join(m.Team, m.Feature.owner_id == m.Team.id).where(*where)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    page = Pagination(min(q.page, Pagination(1, q.per_page, total).pages), q.per_page, total)
-    ids = list(session.scalars(_order_by(base, q).offset(page.offset).limit(q.per_page)))
-    rows = {r[0]: r for r in session.execute(
-        select(m.Feature.id, m.Feature.name, m.Team.name, m.Feature.dtype, m.Feature.status,
-               m.Feature.description, m.Feature.sunset, m.Feature.created)
-        .join(m.Team, m.Feature.owner_id == m.Team.id).where(m.Feature.id.in_(ids)))}
-    ordered = [rows[i] for i in ids if i in rows]
-    tags = tags_of(session, ids)
-    kinds = active_finding_kinds(session, "feature", [r[1] for r in ordered])
-    items = [
-        {"name": name, "owner": owner, "dtype": dtype, "status": status,
-         "summary": first_line(description), "sunset": sunset.isoformat() if sunset else None,
-         "created": created.isoformat(), "tags": tags.get(fid, []),
-         "findings": kinds.get(name, [])}
-        for fid, name, owner, dtype, status, description, sunset, created in ordered
-    ]
-    return items, total
+    return where
+
+
+@dataclass(frozen=True)
+class FeatureMatches:
+    """The features a catalog query matches (its search text and filters), in its sort order:
+    the one feature search of the catalog page, ``/api/v1/features`` and
+    ``/api/v1/catalog/features`` (the SDK's `list`). How many, and any slice of them as catalog
+    rows or as list entries.
+
+    With `index` (see `registry.catalog.search`, current for `search_version`), the catalog
+    rows come from memory without a query; without, from SQL. Both give the same rows.
+    """
+
+    session: Session
+    query: CatalogQuery
+    index: FeatureSearchIndex | None = None
+
+    @cached_property
+    def _found(self) -> SearchResult | None:
+        q = self.query
+        if self.index is None:
+            return None
+        return self.index.find(q.q, owner=q.owner, status=q.status, tag=q.tag,
+                               finding=q.finding, sort=q.effective_sort)
+
+    @cached_property
+    def _matching(self) -> Select[Any]:
+        return (select(m.Feature.id).join(m.Team, m.Feature.owner_id == m.Team.id)
+                .where(*_catalog_filters(self.query)))
+
+    @cached_property
+    def total(self) -> int:
+        if self._found is not None:
+            return self._found.total
+        return self.session.scalar(
+            select(func.count()).select_from(self._matching.subquery())) or 0
+
+    def _ids(self, start: int, stop: int | None) -> list[int]:
+        ordered = _order_by(self._matching, self.query).offset(start)
+        return list(self.session.scalars(ordered if stop is None
+                                         else ordered.limit(stop - start)))
+
+    def _in_order(self, ids: list[int], *columns: Any) -> list[Any]:
+        """(id, *columns) of each feature of `ids` (with its owner's columns), in that order."""
+        rows: dict[int, Any] = {}
+        for part in chunks(ids):
+            rows.update((r[0], r) for r in self.session.execute(
+                select(m.Feature.id, *columns).join(m.Team, m.Feature.owner_id == m.Team.id)
+                .where(m.Feature.id.in_(part))))
+        return [rows[i] for i in ids if i in rows]
+
+    def rows(self, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
+        """Catalog rows [start:stop]: name, owner, dtype, status, summary (the description's
+        first line), sunset, created, tags, findings (kinds of the active ones)."""
+        if self._found is not None:
+            return [f.item() for f in self._found.items(start, stop)]
+        ids = self._ids(start, stop)
+        found = self._in_order(ids, m.Feature.name, m.Team.name, m.Feature.dtype,
+                               m.Feature.status, m.Feature.description, m.Feature.sunset,
+                               m.Feature.created)
+        tags = tags_of(self.session, ids)
+        kinds = active_finding_kinds(self.session, "feature", [r[1] for r in found])
+        return [
+            {"name": name, "owner": owner, "dtype": dtype, "status": status,
+             "summary": first_line(description),
+             "sunset": sunset.isoformat() if sunset else None, "created": created.isoformat(),
+             "tags": tags.get(fid, []), "findings": kinds.get(name, [])}
+            for fid, name, owner, dtype, status, description, sunset, created in found
+        ]
+
+    def entries(self, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
+        """List entries [start:stop]: name, owner, dtype, status and the whole description
+        (from SQL: the index holds no descriptions)."""
+        return [{"name": name, "owner": owner, "dtype": dtype, "status": status,
+                 "description": description}
+                for _, name, owner, dtype, status, description in self._in_order(
+                    self._ids(start, stop), m.Feature.name, m.Team.name, m.Feature.dtype,
+                    m.Feature.status, m.Feature.description)]
 
 
 def catalog_page(session: Session, q: CatalogQuery,
                  index: FeatureSearchIndex | None = None) -> dict[str, Any]:
-    """One page of features matching the query, with the tags and active finding kinds of each.
-
-    With `index` (see `registry.catalog.search`, current for `search_version`), the page comes
-    from memory without a query; without, from SQL. Both give the same page.
-    """
-    if index is None:
-        items, total = _sql_page(session, q)
-    else:
-        found = index.find(q.q, owner=q.owner, status=q.status, tag=q.tag,
-                           finding=q.finding, sort=q.effective_sort)
-        total = found.total
-        start = Pagination(min(q.page, Pagination(1, q.per_page, total).pages), q.per_page,
-                           total).offset
-        items = [f.item() for f in found.items(start, start + q.per_page)]
-    pagination = Pagination(min(q.page, Pagination(1, q.per_page, total).pages), q.per_page,
-                            total)
-    return {"query": {**asdict(q), "sort": q.effective_sort}, "items": items,
+    """One page of features matching the query, as catalog rows (`FeatureMatches`; from
+    `index` when given)."""
+    matches = FeatureMatches(session, q, index)
+    pagination = Pagination(min(q.page, Pagination(1, q.per_page, matches.total).pages),
+                            q.per_page, matches.total)
+    return {"query": {**asdict(q), "sort": q.effective_sort},
+            "items": matches.rows(pagination.offset, pagination.offset + q.per_page),
             "pagination": pagination.to_dict()}
+
+
+def feature_list(session: Session, *, search: str | None = None, owner: str | None = None,
+                 status: str | None = None, tag: str | None = None,
+                 finding: str | None = None) -> list[dict[str, Any]]:
+    """Every feature matching the filters, by name, as list entries: the SDK's `list` and
+    ``/api/v1/catalog/features`` (`FeatureMatches` unpaged; `search` is the catalog's ``q``)."""
+    q = CatalogQuery(q=search or "", owner=owner or "", status=status or "", tag=tag or "",
+                     finding=finding or "", sort="name")
+    return FeatureMatches(session, q).entries()
 
 
 def search_version(session: Session) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from registry.catalog import lineage
 from registry.catalog import service as catalog
 from registry.catalog.plan import Plan
 from registry.core.errors import InvalidInput, NotFound
+from registry.read.lists import feature_list
 from registry.sdk.registration import Registrations
 from registry.store.db import database_url, session_factory, session_scope
 
@@ -64,10 +65,7 @@ class Client(Registrations):
     def list(self, *, owner: str | None = None, status: str | None = None,
              tag: str | None = None, search: str | None = None) -> builtins.list[dict[str, Any]]:
         with session_scope(self._sessions) as session:
-            rows = catalog.list_features(session, owner=owner, status=status, tag=tag,
-                                         search=search)
-            return [{"name": f.name, "owner": f.owner.name, "dtype": f.dtype,
-                     "status": f.status, "description": f.description} for f in rows]
+            return feature_list(session, owner=owner, status=status, tag=tag, search=search)
 
     def search(self, text: str) -> builtins.list[dict[str, Any]]:
         return self.list(search=text)
