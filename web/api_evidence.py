@@ -26,7 +26,6 @@ from registry.evidence.importance import latest_reports, report_importance
 from registry.evidence.rollups import feature_usage
 from registry.evidence.snapshots import add_snapshot
 from registry.evidence.usage import record_usage
-from registry.evidence.usage_events import UsageEvent, validate_event
 from registry.store.db import session_scope
 
 from .api_errors import actor, register_error_handlers, request_json, request_object
@@ -51,26 +50,18 @@ def _json(data: Any, status: int = 200) -> Response:
 
 @api.post("/usage")
 def usage() -> Response:
-    """Usage events in the JSON Lines shape, as a JSON array (or {"events": [...]}); all or
-    nothing: any bad event is listed (``event N``) and nothing is stored."""
+    """Usage events (the JSON Lines shape) and daily counts ({day, consumer, feature, count,
+    first_read?, last_read?}), as a JSON array (or {"events": [...]}); the usage service checks
+    them, all or nothing: any bad item is listed (``event N``) and nothing is stored."""
     body = request_json()
-    events = body.get("events") if isinstance(body, dict) else body
-    if not isinstance(events, list) or not events:
+    items = body.get("events") if isinstance(body, dict) else body
+    if not isinstance(items, list) or not items:
         abort(400, description="send a non-empty JSON array of usage events")
-    if len(events) > MAX_EVENTS:
+    if len(items) > MAX_EVENTS:
         abort(413, description=f"at most {MAX_EVENTS} events per request")
-    parsed, problems = [], []
-    for position, raw in enumerate(events, start=1):
-        checked = validate_event(raw)
-        if isinstance(checked, str):
-            problems.append(Problem(checked, field=f"event {position}"))
-        else:
-            parsed.append(UsageEvent(*checked))
-    if problems:
-        raise InvalidInput(problems)
     with session_scope(sessions()) as session:
-        reads = record_usage(session, parsed)
-    return _json({"events": len(parsed), "reads": reads}, 201)
+        reads = record_usage(session, items)
+    return _json({"events": len(items), "reads": reads}, 201)
 
 
 @api.get("/usage/features")

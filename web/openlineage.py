@@ -12,13 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
-from sqlalchemy.exc import IntegrityError
 
-from registry.evidence.openlineage import (
-    LineageIngestSummary,
-    ingest_lineage_events,
-    observed_datasets,
-)
+from registry.evidence.openlineage import ingest_lineage_events, observed_datasets
 from registry.read.common import clamp_int
 from registry.store.db import session_scope
 
@@ -29,24 +24,11 @@ api = Blueprint("openlineage", __name__, url_prefix=API_PREFIX)
 register_error_handlers(api)
 
 MAX_BATCH = 10_000
-ATTEMPTS = 3
-
-
-def _store(events: list[Any]) -> LineageIngestSummary:
-    for _attempt in range(ATTEMPTS - 1):
-        try:
-            with session_scope(sessions()) as session:
-                return ingest_lineage_events(session, events)
-        except IntegrityError:
-            # The same event (or a first sighting of the same dataset) was being stored by a
-            # concurrent request; run again: what it stored is now seen as already received.
-            continue
-    with session_scope(sessions()) as session:
-        return ingest_lineage_events(session, events)
 
 
 def _ingest(events: list[Any]) -> Response:
-    summary = _store(events)
+    with session_scope(sessions()) as session:  # the service retries conflicts itself
+        summary = ingest_lineage_events(session, events)
     response = jsonify({"events": summary.events, "duplicates": summary.duplicates,
                         "ignored": summary.ignored, "reads": summary.reads,
                         "results": summary.results})

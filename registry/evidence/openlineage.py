@@ -22,7 +22,10 @@ Mapping rules (README "OpenLineage"):
 - **Datasets.** Every input and output is recorded per principal (first/last seen, events,
   matched source): outputs are what the job produces.
 - **Retries.** An event is identified by (runId, eventType, eventTime, job namespace and name);
-  one received again changes nothing and is reported as a duplicate.
+  one received again changes nothing and is reported as a duplicate. When a concurrent request
+  stores the same event (or first sees the same dataset) between this request's reads and its
+  writes, the unique key refuses the second copy; the service then runs the events again in a
+  SAVEPOINT (the caller's transaction stays open), now seeing them as received.
 - JobEvents and DatasetEvents (no ``run``) are accepted and ignored: they carry no reads.
 """
 
@@ -36,6 +39,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from registry.core.errors import InvalidInput, Problem
@@ -60,6 +64,8 @@ __all__ = [
 ]
 
 CHUNK = 1000
+ATTEMPTS = 3
+"""Runs of one request's events when concurrent copies keep conflicting (then the error)."""
 
 
 @dataclass
@@ -200,7 +206,7 @@ class _Store:
 
     def finish(self) -> None:
         # The event rows go first: a concurrent copy of an event fails here (unique key)
-        # and its request is run again, then seeing the event as already received.
+        # and the events are run again, then seeing the event as already received.
         self.session.flush()
         if self.usage:
             record_usage(self.session, self.usage)
@@ -211,7 +217,8 @@ def ingest_lineage_events(session: Session, raw_events: Sequence[object]
     """Record OpenLineage events in the caller's transaction (see the module docstring).
 
     All or nothing: if any event is malformed, InvalidInput lists every one (``event N``,
-    counted from 1) and nothing is stored.
+    counted from 1) and nothing is stored. A conflict with a concurrent copy of an event is
+    retried in a SAVEPOINT (`ATTEMPTS` runs in all); the caller commits.
     """
     parsed: list[RunEvent | None] = []
     problems: list[Problem] = []
@@ -223,6 +230,38 @@ def ingest_lineage_events(session: Session, raw_events: Sequence[object]
             problems.append(Problem(str(exc), field=where))
     if problems:
         raise InvalidInput(problems)
+    _begin_for_savepoints(session)
+    attempt = 1
+    while True:
+        try:
+            with session.begin_nested():
+                return _store_events(session, parsed)
+        except IntegrityError:
+            # The same event (or a first sighting of the same dataset) was being stored by a
+            # concurrent request; run again: what it stored is now seen as already received.
+            if attempt == ATTEMPTS:
+                raise
+            attempt += 1
+
+
+def _begin_for_savepoints(session: Session) -> None:
+    """Make sure the database transaction has begun before a SAVEPOINT is set.
+
+    Python's sqlite3 driver begins a transaction only before a write, so a SAVEPOINT set
+    before any write would itself open the transaction, and releasing it would commit the
+    caller's unit of work early. On SQLite this begins it here, taking the write lock at once
+    (BEGIN IMMEDIATE: one writer at a time, as the database allows anyway), unless this
+    transaction has already written.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    driver = connection.connection.dbapi_connection
+    if driver is not None and not getattr(driver, "in_transaction", True):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _store_events(session: Session, parsed: Sequence[RunEvent | None]) -> LineageIngestSummary:
     summary = LineageIngestSummary()
     store = _Store(session, [e for e in parsed if e is not None])
     for event in parsed:

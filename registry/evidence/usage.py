@@ -1,4 +1,14 @@
-"""Usage ingestion: JSON Lines files (or stdin) and SDK events into daily read counts.
+"""Usage ingestion: the one usage service. Every way in stores reads through here.
+
+- `ingest_usage_file` / `ingest_usage_stream`: JSON Lines files or stdin (``featreg usage
+  ingest``), idempotent (rule below), bad lines kept with their reason.
+- `record_usage`: events and daily counts from the API (``POST /api/v1/usage``), the SDK's
+  direct transport (`Client.log_usage`) and the batching logger of either transport; all or
+  nothing.
+
+Both check each item with `registry.evidence.usage_events` (`validate_event` for events,
+`validate_count` for daily counts) and store the aggregate with `store_daily_counts`; they
+take the caller's Session and never commit (the entry point owns the unit of work).
 
 Raw events are never stored one row per event. A file is streamed in blocks of
 `CHUNK_BYTES`; each block's lines are parsed and added up in memory per (UTC day, feature,
@@ -24,8 +34,8 @@ Idempotency rule (re-ingesting never double-counts):
     One ingest is one transaction: counts, rejected lines and the ingest record are committed
     together, so an interrupted ingest leaves nothing behind and can simply be run again.
     Concurrent ingests are serialised (a transaction-scoped advisory lock on PostgreSQL;
-    SQLite has a single writer). Events from the SDK and API are not de-duplicated: each call
-    reports new reads.
+    SQLite has a single writer). Events and counts from the SDK and API are not
+    de-duplicated: each call reports new reads.
 """
 
 from __future__ import annotations
@@ -52,8 +62,9 @@ from registry.evidence.usage_events import (
     LineStats,
     Rejection,
     UsageEvent,
+    UsageItem,
     parse_lines,
-    validate_event,
+    validate_item,
 )
 from registry.store import models as m
 
@@ -360,23 +371,27 @@ def ingest_usage_stream(session: Session, stream: IO[bytes], *, source: str = "-
                                  progress=progress)
 
 
-def record_usage(session: Session, events: Iterable[UsageEvent]) -> int:
-    """Store events (SDK, API) in the caller's transaction; returns the reads recorded.
+def record_usage(session: Session, items: Iterable[UsageItem]) -> int:
+    """Store usage events and daily counts (API, SDK, batching logger) in the caller's
+    transaction; returns the reads recorded (count x features of each event, plus the count
+    of each daily count).
 
-    Every event is checked like a JSON line; if any is bad, InvalidInput lists them all and
-    nothing is stored. Unlike files, events are not de-duplicated: each call is new reads.
+    Each item is a `UsageEvent`, a `DailyCount`, or decoded JSON of either shape, checked by
+    `validate_item` like a JSON line; if any is bad, InvalidInput lists them all (``event N``,
+    counted from 1) and nothing is stored. Unlike files, items are not de-duplicated: each
+    call is new reads.
     """
     counts, problems, reads = DailyReadCounts(), [], 0
-    for position, event in enumerate(events, start=1):
-        ts = event.ts.isoformat() if isinstance(event.ts, datetime) else event.ts
-        parsed = validate_event({"ts": ts, "consumer": event.consumer,
-                                 "features": list(event.features), "count": event.count})
-        if isinstance(parsed, str):
-            problems.append(Problem(parsed, field=f"event {position}"))
-            continue
-        moment, consumer, features, count = parsed
-        counts.add(moment, consumer, features, count)
-        reads += count * len(features)
+    for position, item in enumerate(items, start=1):
+        checked = validate_item(item)
+        if isinstance(checked, str):
+            problems.append(Problem(checked, field=f"event {position}"))
+        elif isinstance(checked, UsageEvent):
+            counts.add(checked.ts, checked.consumer, checked.features, checked.count)
+            reads += checked.count * len(checked.features)
+        else:
+            counts.add_count(checked)
+            reads += checked.count
     if problems:
         raise InvalidInput(problems)
     store_daily_counts(session, counts)

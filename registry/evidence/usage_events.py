@@ -1,37 +1,53 @@
-"""Usage events: parsing JSON Lines and adding reads up per (day, feature, principal).
+"""Usage evidence: the one validator of events and daily counts, and the daily aggregate.
 
-Pure (no database): `DailyReadCounts` holds the in-memory daily aggregate that the usage
-service upserts, and `parse_lines` is the hot loop of `featreg usage ingest`.
+Pure (no database): `validate_item` is what every way in checks usage with (the CLI's JSON
+Lines through `parse_lines`, the API, the SDK's two transports, the batching logger);
+`DailyReadCounts` holds the in-memory daily aggregate that the usage service upserts, and
+`parse_lines` is the hot loop of `featreg usage ingest`.
 
-A line is one JSON object: ``ts`` (ISO 8601 with a timezone offset or ``Z``), ``consumer``
-(the principal that read), ``feature`` (one name) or ``features`` (a non-empty list of names),
-and ``count`` (a positive integer, default 1: the event stands for that many reads of each
-feature). Other keys are ignored; a name listed twice in one event counts once. Blank lines are
+Two shapes, both JSON objects; other keys are ignored:
+
+- An **event** (a JSON Lines line, `UsageEvent`): ``ts`` (ISO 8601 with a timezone offset or
+  ``Z``), ``consumer`` (the principal that read), ``feature`` (one name) or ``features`` (a
+  non-empty list of names), and ``count`` (a positive integer, default 1: the event stands for
+  that many reads of each feature). A name listed twice in one event counts once.
+- A **daily count** (`DailyCount`, what the batching logger sends): ``day`` (``YYYY-MM-DD``,
+  a UTC day), ``consumer``, ``feature`` (one name), ``count`` (reads that day, a positive
+  integer), and optionally ``first_read`` and ``last_read`` (ISO 8601 times on that UTC day,
+  first <= last; one given alone stands for both; neither: the day's midnight UTC).
+
+An object with ``day`` is a daily count; any other is an event. In a file, blank lines are
 skipped (they are not events); every other line is taken or rejected with a reason.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from registry.core.names import NAME_LENGTH
-from registry.core.timeparse import parse_time
+from registry.core.timeparse import parse_day, parse_time
 
 __all__ = [
     "MAX_COUNT",
     "RAW_TEXT_LIMIT",
+    "DailyCount",
     "DailyReadCounts",
     "LineStats",
     "Rejection",
     "UsageEvent",
+    "UsageItem",
+    "count_problem",
+    "name_problem",
     "parse_lines",
+    "validate_count",
     "validate_event",
+    "validate_item",
 ]
 
 MAX_COUNT = 10**12
@@ -40,6 +56,7 @@ RAW_TEXT_LIMIT = 500
 """Characters of a rejected line that are kept."""
 
 Cell = tuple[date, str, str]  # (UTC day, feature, principal)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,42 @@ class UsageEvent:
     consumer: str
     features: tuple[str, ...]
     count: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event in its JSON shape (what `validate_event` reads)."""
+        ts = self.ts.isoformat() if isinstance(self.ts, datetime) else self.ts
+        return {"ts": ts, "consumer": self.consumer, "features": list(self.features),
+                "count": self.count}
+
+
+@dataclass(frozen=True)
+class DailyCount:
+    """``count`` reads of ``feature`` by ``consumer`` on the UTC ``day``, the first and the
+    last at ``first_read`` and ``last_read`` (aware; None: not known)."""
+
+    day: date
+    consumer: str
+    feature: str
+    count: int
+    first_read: datetime | None = None
+    last_read: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The count in its JSON shape (what `validate_count` reads)."""
+        data: dict[str, Any] = {"day": _iso(self.day), "consumer": self.consumer,
+                                "feature": self.feature, "count": self.count}
+        for key in ("first_read", "last_read"):
+            if (value := getattr(self, key)) is not None:
+                data[key] = _iso(value)
+        return data
+
+
+UsageItem = UsageEvent | DailyCount | Mapping[str, Any]
+"""What the usage service takes: an event or a daily count, as a value or as decoded JSON."""
+
+
+def _iso(value: object) -> object:
+    return value.isoformat() if isinstance(value, date) else value
 
 
 @dataclass(frozen=True)
@@ -110,6 +163,22 @@ class DailyReadCounts:
                 elif ts > cell[2]:
                     cell[2] = ts
 
+    def add_count(self, item: DailyCount) -> None:
+        """Add one validated daily count (see `validate_count`: its times are set and UTC)."""
+        key = (item.day, item.feature, item.consumer)
+        cell = self.cells.get(key)
+        if cell is None:
+            self.cells[key] = [item.count, item.first_read, item.last_read]
+        else:
+            cell[0] += item.count
+            cell[1] = min(cell[1], item.first_read)
+            cell[2] = max(cell[2], item.last_read)
+
+    def daily_counts(self) -> list[DailyCount]:
+        """The cells as daily counts (what the batching logger hands to its sink)."""
+        return [DailyCount(day, principal, feature, cell[0], cell[1], cell[2])
+                for (day, feature, principal), cell in self.cells.items()]
+
     def rows(self) -> list[dict[str, object]]:
         """The cells as rows for `registry.store.models.UsageDaily`."""
         return [
@@ -122,7 +191,8 @@ class DailyReadCounts:
         self.cells = {}
 
 
-def _name_problem(value: object, what: str) -> str | None:
+def name_problem(value: object, what: str) -> str | None:
+    """Why ``value`` cannot be a consumer or feature name (``what``), or None."""
     if not isinstance(value, str) or not value:
         return f"{what} must be a non-empty string"
     if len(value) > NAME_LENGTH:
@@ -130,19 +200,33 @@ def _name_problem(value: object, what: str) -> str | None:
     return None
 
 
+def count_problem(value: object) -> str | None:
+    """Why ``value`` cannot be the ``count`` of an event or a daily count, or None."""
+    if type(value) is not int or not 1 <= value <= MAX_COUNT:
+        return f"count must be a whole number from 1 to {MAX_COUNT}"
+    return None
+
+
+def _read(obj: dict[str, Any], key: str, parse: Callable[[str], T]) -> T | str:
+    """``obj[key]`` (a string) read by ``parse``, or the reason it cannot be."""
+    text = obj.get(key)
+    if type(text) is not str:
+        return f"missing {key}" if text is None else f"{key} must be a string"
+    try:
+        return parse(text)
+    except ValueError as exc:
+        return str(exc)[:200]
+
+
 def validate_event(obj: object) -> tuple[datetime, str, tuple[str, ...], int] | str:
     """(UTC time, consumer, features, count) from a decoded event, or the reason it is bad."""
     if type(obj) is not dict:
         return "not a JSON object"
-    ts_text = obj.get("ts")
-    if type(ts_text) is not str:
-        return "missing ts" if ts_text is None else "ts must be a string"
-    try:
-        ts = parse_time(ts_text)
-    except ValueError as exc:
-        return str(exc)[:200]
+    ts = _read(obj, "ts", parse_time)
+    if isinstance(ts, str):
+        return ts
     consumer = obj.get("consumer")
-    problem = _name_problem(consumer, "consumer")
+    problem = name_problem(consumer, "consumer")
     if problem:
         return problem
     features = obj.get("features")
@@ -156,14 +240,67 @@ def validate_event(obj: object) -> tuple[datetime, str, tuple[str, ...], int] | 
     elif type(features) is not list or not features:
         return "features must be a non-empty list of names"
     for name in features:
-        problem = _name_problem(name, "feature")
+        problem = name_problem(name, "feature")
         if problem:
             return problem
     count = obj.get("count", 1)
-    if type(count) is not int or not 1 <= count <= MAX_COUNT:
-        return f"count must be a whole number from 1 to {MAX_COUNT}"
+    problem = count_problem(count)
+    if problem:
+        return problem
     unique = tuple(features) if len(features) == 1 else tuple(dict.fromkeys(features))
     return ts, consumer, unique, count  # type: ignore[return-value]
+
+
+def _read_time(obj: dict[str, Any], key: str, day: date) -> datetime | str | None:
+    """``obj[key]`` as UTC on ``day`` (None when absent), or the reason it is bad."""
+    text = obj.get(key)
+    if text is None:
+        return None
+    moment = _read(obj, key, parse_time)
+    if isinstance(moment, str):  # not a string, or the parser's reason (naming the key)
+        return moment if type(text) is not str else f"{key}: {moment}"[:200]
+    if moment.date() != day:
+        return f"{key} {text!r} is not on the day {day.isoformat()} (UTC)"[:200]
+    return moment
+
+
+def validate_count(obj: object) -> DailyCount | str:
+    """A daily count (times set, UTC) from a decoded object, or the reason it is bad."""
+    if type(obj) is not dict:
+        return "not a JSON object"
+    if "ts" in obj:
+        return "give ts (an event) or day (a daily count), not both"
+    day = _read(obj, "day", parse_day)
+    if isinstance(day, str):
+        return day
+    consumer, feature, count = obj.get("consumer"), obj.get("feature"), obj.get("count")
+    problem = (name_problem(consumer, "consumer") or name_problem(feature, "feature")
+               or count_problem(count))
+    if problem:
+        return problem
+    times: list[datetime | None] = []
+    for key in ("first_read", "last_read"):
+        moment = _read_time(obj, key, day)
+        if isinstance(moment, str):
+            return moment
+        times.append(moment)
+    first = times[0] or times[1] or datetime(day.year, day.month, day.day, tzinfo=UTC)
+    last = times[1] or first
+    if first > last:
+        return "first_read must not be after last_read"
+    return DailyCount(day, consumer, feature, count, first, last)  # type: ignore[arg-type]
+
+
+def validate_item(item: object) -> UsageEvent | DailyCount | str:
+    """An event or a daily count (`UsageEvent`, `DailyCount`, or decoded JSON of either
+    shape: one with ``day`` is a daily count), checked; or the reason it is bad. Values are
+    checked through their JSON shape, so every way in gets the same answer."""
+    if isinstance(item, UsageEvent | DailyCount):
+        item = item.to_dict()
+    if type(item) is dict and "day" in item:
+        return validate_count(item)
+    parsed = validate_event(item)
+    return parsed if isinstance(parsed, str) else UsageEvent(*parsed)
 
 
 def _reject(rejections: list[Rejection], number: int, raw: bytes, reason: str) -> None:

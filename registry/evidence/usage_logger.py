@@ -1,12 +1,16 @@
 """A batching usage logger for serving code: `log()` per request, writes in the background.
 
-`UsageLogger.log` only checks its arguments and puts a tuple on a queue (about a microsecond).
-A background thread adds the events up per (day, feature) in memory and hands the aggregate
-to a ``sink`` every ``flush_interval`` seconds, after ``max_events`` events, on `flush()`, on
-`close()`, and at interpreter exit (``atexit``). If the sink fails (database away), the
-aggregate is kept and retried at the next flush; it stays small because it holds one cell per
-(day, feature), not one per event. Failures are logged with `logging` and counted in
-``failed_flushes``.
+`UsageLogger.log` only checks its arguments (with the usage validator's own name and count
+rules) and puts a tuple on a queue (about a microsecond). A background thread adds the events
+up per (day, feature) in memory and hands the aggregate, as daily counts
+(`registry.evidence.usage_events.DailyCount`: reads, first and last read of each day and
+feature), to a ``sink`` every ``flush_interval`` seconds, after ``max_events`` events, on
+`flush()`, on `close()`, and at interpreter exit (``atexit``). The SDK's sinks hand the counts
+to the usage service (`registry.evidence.usage.record_usage`), directly or through
+``POST /api/v1/usage``, which validates them like any other usage. If the sink fails (database
+or server away), the aggregate is kept and retried at the next flush; it stays small because
+it holds one cell per (day, feature), not one per event. Failures are logged with `logging`
+and counted in ``failed_flushes``.
 """
 
 from __future__ import annotations
@@ -16,25 +20,27 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 
-from registry.core.names import NAME_LENGTH
-from registry.evidence.usage_events import MAX_COUNT, DailyReadCounts
+from registry.evidence.usage_events import (
+    DailyCount,
+    DailyReadCounts,
+    count_problem,
+    name_problem,
+)
 
 __all__ = ["UsageLogger"]
 
 log = logging.getLogger(__name__)
 _STOP = object()
-Sink = Callable[[DailyReadCounts], None]
+Sink = Callable[[Sequence[DailyCount]], object]
 
 
-def _check_name(value: object, what: str) -> str:
-    if not isinstance(value, str) or not value or len(value) > NAME_LENGTH:
-        raise ValueError(f"{what} must be a non-empty string of at most {NAME_LENGTH} "
-                         f"characters, not {value!r}")
-    return value
+def _check(problem: str | None, value: object) -> None:
+    if problem:
+        raise ValueError(f"{problem}, not {value!r}")
 
 
 class UsageLogger:
@@ -43,7 +49,8 @@ class UsageLogger:
 
     def __init__(self, consumer: str, sink: Sink, *, flush_interval: float = 5.0,
                  max_events: int = 10_000) -> None:
-        self.consumer = _check_name(consumer, "consumer")
+        _check(name_problem(consumer, "consumer"), consumer)
+        self.consumer = consumer
         if flush_interval <= 0 or max_events < 1:
             raise ValueError("flush_interval must be positive and max_events at least 1")
         self.flush_interval = flush_interval
@@ -67,9 +74,8 @@ class UsageLogger:
         if not names:
             raise ValueError("features must name at least one feature")
         for name in names:
-            _check_name(name, "feature")
-        if type(count) is not int or not 1 <= count <= MAX_COUNT:
-            raise ValueError(f"count must be a whole number from 1 to {MAX_COUNT}")
+            _check(name_problem(name, "feature"), name)
+        _check(count_problem(count), count)
         self._queue.put((time.time(), tuple(dict.fromkeys(names)), count))
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -126,7 +132,7 @@ class UsageLogger:
         if not len(counts):
             return counts, 0
         try:
-            self._sink(counts)
+            self._sink(counts.daily_counts())
         except Exception:  # a logger must never break the serving loop
             self.failed_flushes += 1
             log.exception("featreg: writing usage of %s failed; will retry", self.consumer)

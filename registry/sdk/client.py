@@ -113,13 +113,13 @@ class Client(Registrations):
         `.log(features, count=1)` is cheap enough for every request; reads are written in the
         background every ``flush_interval`` seconds or ``max_events`` events, on `.flush()`,
         on `.close()` and at interpreter exit. Use it as a context manager or close it."""
-        from registry.evidence.usage import store_daily_counts
-        from registry.evidence.usage_events import DailyReadCounts
+        from registry.evidence.usage import record_usage
+        from registry.evidence.usage_events import DailyCount
         from registry.evidence.usage_logger import UsageLogger
 
-        def write(counts: DailyReadCounts) -> None:
+        def write(counts: Sequence[DailyCount]) -> None:
             with session_scope(self._sessions) as session:
-                store_daily_counts(session, counts)
+                record_usage(session, counts)
 
         return UsageLogger(consumer, write, flush_interval=flush_interval,
                            max_events=max_events)

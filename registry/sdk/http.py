@@ -22,13 +22,16 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry.catalog.plan import Plan
 from registry.core.errors import FeatregError, InvalidInput, Problem
 from registry.core.timeparse import parse_time
 from registry.sdk.registration import Registrations
 from registry.wire import ACTOR_HEADER, plan_from_dict, raise_for_error
+
+if TYPE_CHECKING:
+    from registry.evidence.usage_events import DailyCount, UsageEvent
 
 __all__ = ["HttpClient"]
 
@@ -148,8 +151,10 @@ class HttpClient(Registrations):
         return result
 
     # -- evidence -----------------------------------------------------------------------------
-    def _post_usage(self, events: builtins.list[dict[str, Any]]) -> int:
-        return int(self._request("POST", "/usage", body=events)["reads"])
+    def _post_usage(self, items: Sequence[UsageEvent | DailyCount]) -> int:
+        """Events and daily counts to ``POST /api/v1/usage`` in their JSON shapes."""
+        body = [item.to_dict() for item in items]
+        return int(self._request("POST", "/usage", body=body)["reads"])
 
     def log_usage(self, consumer: str, features: str | builtins.list[str], count: int = 1,
                   ts: datetime | None = None) -> int:
@@ -157,32 +162,18 @@ class HttpClient(Registrations):
         returns the reads recorded."""
         from datetime import UTC
 
-        names = [features] if isinstance(features, str) else list(features)
-        moment = ts or datetime.now(UTC)
-        return self._post_usage([{"ts": moment.isoformat(), "consumer": consumer,
-                                  "features": names, "count": count}])
+        from registry.evidence.usage_events import UsageEvent
+
+        names = (features,) if isinstance(features, str) else tuple(features)
+        return self._post_usage([UsageEvent(ts or datetime.now(UTC), consumer, names, count)])
 
     def usage_logger(self, consumer: str, *, flush_interval: float = 5.0,
                      max_events: int = 10_000) -> Any:
         """A batching logger (`registry.evidence.usage_logger.UsageLogger`) that posts its
-        daily aggregate to the server (see `Client.usage_logger`)."""
-        from registry.evidence.usage_events import DailyReadCounts
+        daily counts to the server as they are (see `Client.usage_logger`)."""
         from registry.evidence.usage_logger import UsageLogger
 
-        def write(counts: DailyReadCounts) -> None:
-            # A cell (count, first, last) becomes one event at `first` and, when the reads
-            # span time, one at `last` with the rest: reads, first and last read are kept.
-            events = []
-            for (_day, feature, principal), (count, first, last) in counts.cells.items():
-                base = {"consumer": principal, "features": [feature]}
-                if count == 1 or first == last:
-                    events.append({**base, "ts": first.isoformat(), "count": count})
-                else:
-                    events.append({**base, "ts": first.isoformat(), "count": 1})
-                    events.append({**base, "ts": last.isoformat(), "count": count - 1})
-            self._post_usage(events)
-
-        return UsageLogger(consumer, write, flush_interval=flush_interval,
+        return UsageLogger(consumer, self._post_usage, flush_interval=flush_interval,
                            max_events=max_events)
 
     def report_importance(self, consumer: str, values: Mapping[str, float], *,
