@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from registry.catalog import spec
-from registry.core.names import NAME_LENGTH
+from registry.core.names import NAME_LENGTH, name_problem
 from registry.store import models as m
 
 PURE = ("registry.evidence.usage_events", "registry.evidence.openlineage_events",
@@ -29,3 +29,11 @@ def test_the_schema_and_the_spec_agree_on_the_name_length() -> None:
     longest = "a" * NAME_LENGTH
     assert spec.NAME_RE.fullmatch(longest) and not spec.NAME_RE.fullmatch(longest + "a")
     assert spec.FeatureSpec.model_fields["bundle"].metadata[-1].max_length == NAME_LENGTH
+
+
+def test_evidence_names_are_checked_by_one_rule() -> None:
+    assert name_problem("x" * NAME_LENGTH, "feature") is None
+    assert name_problem("x" * (NAME_LENGTH + 1), "feature") == (
+        f"feature is longer than {NAME_LENGTH} characters")
+    for value in ("", None, 3):
+        assert name_problem(value, "consumer") == "consumer must be a non-empty string"

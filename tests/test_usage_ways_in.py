@@ -163,6 +163,22 @@ def test_direct_values_are_checked_in_their_json_shape(client: Client, db_url: s
     assert "is not on the day 2026-11-01" in bad.value.problems[0].message
 
 
+def test_importance_names_are_checked_by_the_same_rule_in_files_and_calls(
+        client: Client, cli: Any, tmp_path: Path) -> None:
+    client.register_team("growth", contact="growth@example.com")
+    client.register_consumer("ctr", kind="model", owner="growth")
+    long = "x" * 129
+    path = tmp_path / "importance.csv"
+    path.write_text(f"consumer,feature,importance\nctr,{long},0.5\n")
+    from_file = cli("importance", "ingest", str(path))
+    assert from_file.exit_code == 1
+    output = " ".join(from_file.output.split())
+    assert "importance.csv:2" in output and "feature is longer than 128 characters" in output
+    with pytest.raises(InvalidInput) as caught:
+        client.report_importance("ctr", {long: 0.5})
+    assert caught.value.problems[0].message.startswith("feature is longer than 128 characters")
+
+
 # ----- the HTTP logger sends its counts as they are ------------------------------------------
 
 

@@ -32,7 +32,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from registry.core.errors import InvalidInput, NotFound, Problem
-from registry.core.names import NAME_LENGTH
+from registry.core.names import name_problem
 from registry.core.timeparse import InvalidTime, as_utc, parse_time
 from registry.store import models as m
 
@@ -201,8 +201,8 @@ def report_importance(
     NotFound; then problems of the values are InvalidInput, all listed.
     """
     problems: list[Problem] = []
-    if not isinstance(consumer, str) or not consumer:
-        problems.append(Problem("consumer must be a non-empty string", field="consumer"))
+    if problem := name_problem(consumer, "consumer"):
+        problems.append(Problem(problem, field="consumer"))
     if not isinstance(values, Mapping):
         problems.append(Problem("values must be an object of feature name to number",
                                 field="values"))
@@ -223,8 +223,8 @@ def report_importance(
         problems.append(Problem("no importance values given"))
     checked: dict[str, float] = {}
     for name, value in values.items():
-        if not isinstance(name, str) or not name or len(name) > NAME_LENGTH:
-            problems.append(Problem(f"feature name {name!r} is empty or too long"))
+        if problem := name_problem(name, "feature"):
+            problems.append(Problem(f"{problem}: {name!r}"))
         number = _check_value(value, problems, field=str(name))
         if number is not None:
             checked[str(name)] = number
@@ -265,8 +265,8 @@ def ingest_importance_csv(session: Session, path: str | Path, *, actor: str | No
             key = _row_key(row, consumers, now, problems, where)
             value = _check_value((row.get("importance") or "").strip(), problems, **where)
             feature = (row.get("feature") or "").strip()
-            if not feature or len(feature) > NAME_LENGTH:
-                problems.append(Problem("feature is missing or too long", **where))
+            if problem := name_problem(feature, "feature"):
+                problems.append(Problem(problem, **where))
                 continue
             if key is None or value is None:
                 continue

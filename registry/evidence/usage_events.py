@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from registry.core.names import NAME_LENGTH
+from registry.core.names import name_problem
 from registry.core.timeparse import parse_day, parse_time
 
 __all__ = [
@@ -43,7 +43,6 @@ __all__ = [
     "UsageEvent",
     "UsageItem",
     "count_problem",
-    "name_problem",
     "parse_lines",
     "validate_count",
     "validate_event",
@@ -189,15 +188,6 @@ class DailyReadCounts:
 
     def clear(self) -> None:
         self.cells = {}
-
-
-def name_problem(value: object, what: str) -> str | None:
-    """Why ``value`` cannot be a consumer or feature name (``what``), or None."""
-    if not isinstance(value, str) or not value:
-        return f"{what} must be a non-empty string"
-    if len(value) > NAME_LENGTH:
-        return f"{what} is longer than {NAME_LENGTH} characters"
-    return None
 
 
 def count_problem(value: object) -> str | None:

@@ -24,12 +24,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 
-from registry.evidence.usage_events import (
-    DailyCount,
-    DailyReadCounts,
-    count_problem,
-    name_problem,
-)
+from registry.core.names import name_problem
+from registry.evidence.usage_events import DailyCount, DailyReadCounts, count_problem
 
 __all__ = ["UsageLogger"]
 
