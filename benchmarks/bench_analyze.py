@@ -61,8 +61,9 @@ def main() -> None:
             s, root / "snapshot.parquet", label="label", consumer=world.snapshot_consumer,
             compute_importance=False)))
         result = timed("analyze (computed importance + detectors)",
-                       lambda: run_analysis(sessions, now=world.now))
-        timed("analyze again (no new snapshot)", lambda: run_analysis(sessions, now=world.now))
+                       lambda: step(lambda s: run_analysis(s, now=world.now)))
+        timed("analyze again (no new snapshot)",
+              lambda: step(lambda s: run_analysis(s, now=world.now)))
     total = sum(result.summary.new.values())
     print(f"{'stage':45s} {'seconds':>8s}")
     for label, seconds in figures:

@@ -55,21 +55,17 @@ def load_demo(url: str, *, seeds: Path = SEEDS, say: Say = lambda _m: None,
     manifest = DemoManifest.read(seeds)
     say("creating the schema")
     upgrade(url)
-    sessions = session_factory(url)
-    say("applying seeds/catalog")
-    with session_scope(sessions) as session:
+    with session_scope(session_factory(url)) as session:  # the demo lands whole or not at all
+        say("applying seeds/catalog")
         apply_spec(session, load_spec([seeds / "catalog"]), actor=actor,
                    now=manifest.analysis_time)
-    say("ingesting usage events")
-    with session_scope(sessions) as session:
+        say("ingesting usage events")
         ingest_usage_file(session, seeds / "usage.jsonl", actor=actor)
-    say("ingesting importance reports")
-    with session_scope(sessions) as session:
+        say("ingesting importance reports")
         ingest_importance_csv(session, seeds / "importance.csv", actor=actor,
                               now=manifest.analysis_time)
-    say("registering the data snapshot (statistics, correlations, computed importance)")
-    with session_scope(sessions) as session:
+        say("registering the data snapshot (statistics, correlations, computed importance)")
         add_snapshot(session, seeds / "snapshot.parquet", label=manifest.label,
                      consumer=manifest.snapshot_consumer, actor=actor)
-    say(f"analysing as of {manifest.analysis_time.isoformat()}")
-    return run_analysis(sessions, now=manifest.analysis_time, progress=say)
+        say(f"analysing as of {manifest.analysis_time.isoformat()}")
+        return run_analysis(session, now=manifest.analysis_time, progress=say)

@@ -211,7 +211,8 @@ def test_lifecycle_endpoints_change_the_status(lite: FlaskClient, sqlite_url: st
 def test_findings_can_be_acknowledged_suppressed_and_reopened(
     loaded: FlaskClient, db_url: str,
 ) -> None:
-    run_analysis(session_factory(db_url))
+    with session_scope(session_factory(db_url)) as session:
+        run_analysis(session)
     with session_scope(session_factory(db_url)) as session:
         finding = list_findings(session, kind="undocumented")[0]
         finding_id = finding.id

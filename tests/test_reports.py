@@ -70,8 +70,8 @@ def world(cli: Any, tmp_path: Path) -> Any:
 
 
 def _generate(url: str, now: datetime, **kwargs: Any) -> Any:
-    return generate_weekly_report(session_factory(url), now=now, timezone="Europe/Berlin",
-                                  **kwargs)
+    with session_scope(session_factory(url)) as session:
+        return generate_weekly_report(session, now=now, timezone="Europe/Berlin", **kwargs)
 
 
 def _contents(url: str, week_start: date) -> dict[str, dict[str, Any]]:
@@ -259,7 +259,8 @@ def test_each_team_gets_its_report_as_multipart_mail(world: Any, smtp_server: An
                         backoff=0)
     sessions = session_factory(world.url)
     result = _generate(world.url, MONDAY_0800)
-    outcomes = deliver_weekly_report(sessions, result, smtp)
+    with session_scope(sessions) as session:
+        outcomes = deliver_weekly_report(session, result, smtp)
     assert sorted((o.recipient, o.status, o.attempts) for o in outcomes) == sorted(
         (c, "sent", 1) for c in CONTACTS.values())
     assert sorted(rcpt for rcpts, _ in mailbox.received for rcpt in rcpts) == sorted(
@@ -271,7 +272,8 @@ def test_each_team_gets_its_report_as_multipart_mail(world: Any, smtp_server: An
     assert set(parts) == {"text/plain", "text/html"}
     assert "clicks_7d_copy" in parts["text/plain"] and "<svg" in parts["text/html"]
     assert "2026-W47 growth: 3 to delete" in message["Subject"]
-    again = deliver_weekly_report(sessions, result, smtp)  # already sent: not sent twice
+    with session_scope(sessions) as session:
+        again = deliver_weekly_report(session, result, smtp)  # already sent: not sent twice
     assert all(o.status == "sent" for o in again) and len(mailbox.received) == 3
 
 
@@ -287,13 +289,15 @@ def test_failed_delivery_is_retried_and_recorded_and_the_report_kept(
     from registry.reports.delivery import deliver
 
     report = result.teams[0]
-    outcome = deliver(sessions, smtp, report_id=report.id, recipient="growth@example.com",
-                      subject=report.subject, text=report.markdown, html=report.html,
-                      sleep=waits.append)
+    with session_scope(sessions) as session:
+        outcome = deliver(session, smtp, report_id=report.id, recipient="growth@example.com",
+                          subject=report.subject, text=report.markdown, html=report.html,
+                          sleep=waits.append)
     assert (outcome.status, outcome.attempts, waits) == ("sent", 3, [0.5, 1.0])
     dead = SmtpSettings(host="127.0.0.1", port=_free_port(), attempts=2, backoff=0)
-    failed = deliver(sessions, dead, report_id=report.id, recipient="other@example.com",
-                     subject="s", text="t", html="<p>h</p>", sleep=waits.append)
+    with session_scope(sessions) as session:
+        failed = deliver(session, dead, report_id=report.id, recipient="other@example.com",
+                         subject="s", text="t", html="<p>h</p>", sleep=waits.append)
     assert failed.status == "failed" and failed.attempts == 2 and failed.error
     with session_scope(sessions) as session:
         rows = {d.recipient: (d.status, d.attempts, d.last_error is None)

@@ -126,7 +126,8 @@ def build_catalog(url: str, tmp_path: Path) -> WebCatalog:
                            "user_clicks_30d_copy": 0.001},
                           ts=NOW - timedelta(days=3))
         add_snapshot(session, snapshot, name="fixture-snapshot")
-    run_analysis(sessions, now=NOW)
+    with session_scope(sessions) as session:
+        run_analysis(session, now=NOW)
     return WebCatalog(url=url, now=NOW)
 
 
@@ -160,9 +161,11 @@ def load_seeds(url: str, seeds: Path, now: datetime) -> None:
     with session_scope(sessions) as session:
         record_usage(session, [UsageEvent(now - timedelta(days=1), XSS_PRINCIPAL,
                                           ("xss_probe",), 3)])
-    run_analysis(sessions, now=now)
+    with session_scope(sessions) as session:
+        run_analysis(session, now=now)
     try:
         from registry.reports.service import generate_weekly_report
     except ImportError:  # reports not built yet
         return
-    generate_weekly_report(sessions, now=now)
+    with session_scope(sessions) as session:
+        generate_weekly_report(session, now=now)

@@ -241,7 +241,7 @@ def demo(ctx: click.Context, host: str, port: int, threads: int, workers: int,
          no_serve: bool) -> None:
     """Load seeds/ into a fresh database, analyse it, write its weekly report, and serve."""
     from registry.demo import SEEDS, DemoManifest, fresh_sqlite, load_demo
-    from registry.store.db import session_factory
+    from registry.store.db import session_factory, session_scope
 
     url = ctx.obj.db
     fresh_sqlite(url)
@@ -252,7 +252,7 @@ def demo(ctx: click.Context, host: str, port: int, threads: int, workers: int,
         pass
     else:
         click.echo("demo: writing the weekly report")
-        generate_weekly_report(session_factory(url),
-                               now=DemoManifest.read(SEEDS).analysis_time)
+        with session_scope(session_factory(url)) as session:
+            generate_weekly_report(session, now=DemoManifest.read(SEEDS).analysis_time)
     if not no_serve:
         _serve(url, host, port, threads, workers)

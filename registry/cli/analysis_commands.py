@@ -41,7 +41,8 @@ def analyze(app: AppContext, now_text: str | None) -> None:
     from registry.findings.run import run_analysis
 
     now = parse_time(now_text)
-    result = run_analysis(app.sessions(), now=now, progress=lambda msg: err.print(f"· {msg}"))
+    with session_scope(app.sessions()) as session:
+        result = run_analysis(session, now=now, progress=lambda msg: err.print(f"· {msg}"))
     table = Table("kind", "new", "still open", "resolved", title=f"analysis run {result.run_id}")
     totals = [0, 0, 0]
     for kind, counts in result.summary.to_dict().items():

@@ -134,15 +134,19 @@ def report_weekly(app: AppContext, now_text: str | None, team: str | None, out_d
         raise FeatregError("--send needs FEATREG_SMTP_HOST (and the other FEATREG_SMTP_* "
                            "settings)")
     sessions = app.sessions()
-    result = reports_service.generate_weekly_report(
-        sessions, now=parse_time(now_text), timezone=timezone, team=team, out_dir=Path(out_dir))
+    with session_scope(sessions) as session:
+        result = reports_service.generate_weekly_report(
+            session, now=parse_time(now_text), timezone=timezone, team=team,
+            out_dir=Path(out_dir))
     out.print(f"weekly report {result.week.label} (week of {result.week.start}, {timezone})")
     for stored in ([result.org] if result.org else []) + result.teams:
         out.print(f"  stored report {stored.id}: {escape(stored.team or 'org summary')}")
     for path in result.files:
         out.print(f"  wrote {escape(str(path))}")
-    if smtp is not None:
-        for delivery in reports_service.deliver_weekly_report(sessions, result, smtp):
+    if smtp is not None:  # only once the reports are committed
+        with session_scope(sessions) as session:
+            deliveries = reports_service.deliver_weekly_report(session, result, smtp)
+        for delivery in deliveries:
             note = f" ({escape(delivery.error)})" if delivery.error else ""
             out.print(f"  e-mail to {escape(delivery.recipient)}: {delivery.status} after "
                       f"{delivery.attempts} attempt(s){note}")

@@ -47,9 +47,10 @@ def refresh_evidence(session: Session, *, now: datetime, settings: Settings) -> 
     computed: list[int] = []
     failed: dict[str, str] = {}
     for snapshot in pending_snapshots(session):
+        # No savepoint: it raises before it writes, and on SQLite the release of a savepoint
+        # that opened the transaction would commit the caller's unit of work.
         try:
-            with session.begin_nested():
-                compute_snapshot_importance(session, snapshot.id, now=now, actor="analysis")
+            compute_snapshot_importance(session, snapshot.id, now=now, actor="analysis")
             computed.append(snapshot.id)
         except FeatregError as exc:
             failed[str(snapshot.id)] = str(exc)

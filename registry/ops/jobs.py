@@ -111,20 +111,23 @@ def _analysis(ctx: JobContext, now: datetime) -> dict[str, Any]:
         if ctx.test_job_sleep > 0:
             time.sleep(ctx.test_job_sleep)
 
-    result = run_analysis(ctx.sessions(), now=now, settings=ctx.analysis_settings,
-                          progress=pause)
+    with session_scope(ctx.sessions()) as session:  # one run, one transaction
+        result = run_analysis(session, now=now, settings=ctx.analysis_settings, progress=pause)
     return {"analysis_run": result.run_id, "findings": result.summary.to_dict()}
 
 
 def _weekly_report(ctx: JobContext, now: datetime) -> dict[str, Any]:
     from registry.reports import SmtpSettings, deliver_weekly_report, generate_weekly_report
 
-    result = generate_weekly_report(ctx.sessions(), now=now, timezone=ctx.timezone,
-                                    out_dir=ctx.report_dir)
+    sessions = ctx.sessions()
+    with session_scope(sessions) as session:
+        result = generate_weekly_report(session, now=now, timezone=ctx.timezone,
+                                        out_dir=ctx.report_dir)
     summary: dict[str, Any] = result.to_dict()
     smtp = SmtpSettings.from_env()
-    if smtp is not None:
-        deliveries = deliver_weekly_report(ctx.sessions(), result, smtp)
+    if smtp is not None:  # only once the reports are committed
+        with session_scope(sessions) as session:
+            deliveries = deliver_weekly_report(session, result, smtp)
         summary["deliveries"] = {d.recipient: d.status for d in deliveries}
     return summary
 

@@ -1,9 +1,10 @@
 """E-mail delivery of team reports over SMTP, with retries, recorded in ``report_deliveries``.
 
 Configured by ``FEATREG_SMTP_*`` variables (`SmtpSettings.from_env`); without
-``FEATREG_SMTP_HOST`` nothing is sent and reports stay in files and the UI. Each attempt is
-recorded in its own transaction, so a delivery that keeps failing leaves its attempts and last
-error behind; the report itself was stored before any attempt.
+``FEATREG_SMTP_HOST`` nothing is sent and reports stay in files and the UI. Deliveries are
+recorded in the caller's unit of work (the job or command opens it after the report itself was
+committed): a delivery that keeps failing leaves its attempts and last error behind, and a
+report already sent to a recipient is not sent again.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from registry.core.settings import SettingsError
 from registry.store import models as m
-from registry.store.db import session_scope
 
-__all__ = ["DeliveryResult", "SmtpSettings", "build_message", "deliver", "send_message"]
+__all__ = ["DeliveryResult", "Mail", "SmtpSettings", "build_message", "deliver", "deliver_all",
+           "send_message"]
 
 
 def _flag(raw: str, variable: str) -> bool:
@@ -115,6 +116,17 @@ def send_message(settings: SmtpSettings, message: EmailMessage) -> None:
 
 
 @dataclass(frozen=True)
+class Mail:
+    """One stored report for one recipient."""
+
+    report_id: int
+    recipient: str
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
 class DeliveryResult:
     report_id: int
     recipient: str
@@ -123,46 +135,60 @@ class DeliveryResult:
     error: str | None
 
 
-def _delivery_row(sessions: sessionmaker[Session], report_id: int, recipient: str
-                  ) -> tuple[int, str, int]:
-    with session_scope(sessions) as session:
-        row = session.scalars(select(m.ReportDelivery).where(
-            m.ReportDelivery.report_id == report_id,
-            m.ReportDelivery.recipient == recipient)).one_or_none()
-        if row is None:
-            row = m.ReportDelivery(report_id=report_id, recipient=recipient, status="pending",
-                                   attempts=0)
-            session.add(row)
-            session.flush()
-        return row.id, row.status, row.attempts
-
-
-def deliver(
-    sessions: sessionmaker[Session], settings: SmtpSettings, *, report_id: int, recipient: str,
-    subject: str, text: str, html: str, sleep: Callable[[float], None] = time.sleep,
-) -> DeliveryResult:
-    """Send a stored report to one recipient unless already sent, retrying with backoff."""
-    row_id, status, attempts = _delivery_row(sessions, report_id, recipient)
-    if status == "sent":
-        return DeliveryResult(report_id, recipient, "sent", attempts, None)
-    message = build_message(settings, recipient, subject, text, html)
+def _send_with_retries(settings: SmtpSettings, mail: Mail, sleep: Callable[[float], None]
+                       ) -> tuple[int, str | None]:
+    """(attempts made, last error or None once sent)."""
+    message = build_message(settings, mail.recipient, mail.subject, mail.text, mail.html)
     error: str | None = None
     for attempt in range(settings.attempts):
         if attempt:
             sleep(settings.backoff * 2 ** (attempt - 1))
         try:
             send_message(settings, message)
-            error = None
+            return attempt + 1, None
         except (smtplib.SMTPException, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"
-        attempts += 1
-        with session_scope(sessions) as session:
-            row = session.get_one(m.ReportDelivery, row_id)
-            row.attempts, row.last_attempt_at = attempts, datetime.now(UTC)
-            row.last_error = error
-            row.status = "sent" if error is None else "failed"
-            if error is None:
-                row.sent_at = row.last_attempt_at
-        if error is None:
-            return DeliveryResult(report_id, recipient, "sent", attempts, None)
-    return DeliveryResult(report_id, recipient, "failed", attempts, error)
+    return settings.attempts, error
+
+
+def deliver_all(session: Session, settings: SmtpSettings, mails: list[Mail], *,
+                sleep: Callable[[float], None] = time.sleep) -> list[DeliveryResult]:
+    """Send each mail that was not sent before (retrying with backoff), then record every
+    attempt in ``session``. Mail servers are asked first and the rows written last, so the
+    caller's unit of work holds no write lock while they answer."""
+    outcomes: dict[tuple[int, str], DeliveryResult] = {}
+    attempted: list[tuple[m.ReportDelivery | None, DeliveryResult, datetime]] = []
+    for mail in mails:
+        key = (mail.report_id, mail.recipient)
+        if key in outcomes:
+            continue
+        row = session.scalars(select(m.ReportDelivery).where(
+            m.ReportDelivery.report_id == mail.report_id,
+            m.ReportDelivery.recipient == mail.recipient)).one_or_none()
+        before = row.attempts if row is not None else 0
+        if row is not None and row.status == "sent":
+            outcomes[key] = DeliveryResult(*key, "sent", before, None)
+            continue
+        attempts, error = _send_with_retries(settings, mail, sleep)
+        outcomes[key] = DeliveryResult(*key, "sent" if error is None else "failed",
+                                       before + attempts, error)
+        attempted.append((row, outcomes[key], datetime.now(UTC)))
+    for row, outcome, when in attempted:
+        if row is None:
+            row = m.ReportDelivery(report_id=outcome.report_id, recipient=outcome.recipient)
+            session.add(row)
+        row.status, row.attempts, row.last_error = outcome.status, outcome.attempts, outcome.error
+        row.last_attempt_at = when
+        if outcome.error is None:
+            row.sent_at = when
+    session.flush()
+    return [outcomes[(mail.report_id, mail.recipient)] for mail in mails]
+
+
+def deliver(
+    session: Session, settings: SmtpSettings, *, report_id: int, recipient: str,
+    subject: str, text: str, html: str, sleep: Callable[[float], None] = time.sleep,
+) -> DeliveryResult:
+    """Send a stored report to one recipient unless already sent, retrying with backoff."""
+    return deliver_all(session, settings, [Mail(report_id, recipient, subject, text, html)],
+                       sleep=sleep)[0]

@@ -1,4 +1,9 @@
-"""Generate, store, write and deliver the weekly report (the service jobs and CLI call)."""
+"""Generate, store, write and deliver the weekly report (the service jobs and CLI call).
+
+Both steps work in the caller's unit of work and never commit: the entry point commits the
+stored report before it opens a second unit for the e-mails, so no mail goes out for a report
+that is not stored.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +14,16 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from registry.core.errors import NotFound
 from registry.reports.build import build_team_report
 from registry.reports.collect import load_report_input
-from registry.reports.delivery import DeliveryResult, SmtpSettings, deliver
+from registry.reports.delivery import DeliveryResult, Mail, SmtpSettings, deliver_all
 from registry.reports.org import build_org_report
 from registry.reports.render import render_html, render_json, render_markdown
 from registry.reports.store import save_report
 from registry.reports.week import ReportWeek, week_of
-from registry.store.db import session_scope
 
 __all__ = ["StoredReport", "WeeklyReportResult", "deliver_weekly_report",
            "generate_weekly_report"]
@@ -76,7 +80,7 @@ def _write(folder: Path, stem: str, content: dict[str, Any], markdown: str, html
 
 
 def generate_weekly_report(
-    sessions: sessionmaker[Session], *, now: datetime | None = None, timezone: Any = "UTC",
+    session: Session, *, now: datetime | None = None, timezone: Any = "UTC",
     team: str | None = None, out_dir: str | Path | None = None,
 ) -> WeeklyReportResult:
     """Build the report of the week containing ``now`` (in ``timezone``) for every team and
@@ -84,8 +88,7 @@ def generate_weekly_report(
     HTML, Markdown and JSON under ``out_dir/<week>/`` when given."""
     now = now or datetime.now(UTC)
     week = week_of(now, str(timezone))
-    with session_scope(sessions) as session:
-        inp = load_report_input(session, now=now, week=week)
+    inp = load_report_input(session, now=now, week=week)
     if team is not None and team not in inp.state.teams:
         raise NotFound(f"no team named {team!r}")
     names = [team] if team is not None else sorted(inp.state.teams)
@@ -96,13 +99,11 @@ def generate_weekly_report(
     rendered = [(name, content, render_markdown(content), render_html(content))
                 for name, content in documents]
     stored: list[StoredReport] = []
-    with session_scope(sessions) as session:
-        for name, content, markdown, html in rendered:
-            row = save_report(session, week=week, team=name, content=content,
-                              markdown=markdown, html=html, generated_at=now,
-                              period_start=inp.since)
-            contact = inp.contact_of(name) if name else None
-            stored.append(StoredReport(row.id, name, contact, _subject(content), markdown, html))
+    for name, content, markdown, html in rendered:
+        row = save_report(session, week=week, team=name, content=content, markdown=markdown,
+                          html=html, generated_at=now, period_start=inp.since)
+        contact = inp.contact_of(name) if name else None
+        stored.append(StoredReport(row.id, name, contact, _subject(content), markdown, html))
     result = WeeklyReportResult(week, now, next((s for s in stored if s.team is None), None),
                                 [s for s in stored if s.team is not None])
     if out_dir is not None:
@@ -116,14 +117,11 @@ def generate_weekly_report(
     return result
 
 
-def deliver_weekly_report(sessions: sessionmaker[Session], result: WeeklyReportResult,
+def deliver_weekly_report(session: Session, result: WeeklyReportResult,
                           smtp: SmtpSettings) -> list[DeliveryResult]:
-    """E-mail each team's report to its contact address(es); teams without one are skipped."""
-    outcomes = []
-    for report in result.teams:
-        for _, address in getaddresses([report.contact or ""]):
-            if address:
-                outcomes.append(deliver(sessions, smtp, report_id=report.id, recipient=address,
-                                        subject=report.subject, text=report.markdown,
-                                        html=report.html))
-    return outcomes
+    """E-mail each team's report to its contact address(es); teams without one are skipped.
+    The reports must be committed already (see the module docstring)."""
+    mails = [Mail(report.id, address, report.subject, report.markdown, report.html)
+             for report in result.teams
+             for _, address in getaddresses([report.contact or ""]) if address]
+    return deliver_all(session, smtp, mails)
