@@ -12,6 +12,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -149,3 +150,20 @@ def app(catalog_url: str):  # type: ignore[no-untyped-def]
     from featreg.web import create_app
 
     return create_app({"DATABASE_URL": catalog_url, "TESTING": True})
+
+
+def admin_token(url: str, name: str = "test-admin") -> str:
+    """A fresh admin token (of no team) in the database at `url`: the secret."""
+    from registry.access.tokens import create_token
+    from registry.store.db import session_factory, session_scope
+
+    with session_scope(session_factory(url)) as session:
+        _row, secret = create_token(session, name=f"{name}-{uuid.uuid4().hex[:8]}", team=None,
+                                    admin=True, created_by="tests")
+    return secret
+
+
+def authorize(client: Any, url: str) -> Any:
+    """Let a Flask test client write, with an admin token (writes need one)."""
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {admin_token(url)}"
+    return client

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from conftest import authorize
 from featreg.web import create_app
 from flask import Flask
 from flask.testing import FlaskClient
@@ -54,7 +55,7 @@ def app(db_url: str, tmp_path: Path) -> Flask:
 
 @pytest.fixture
 def http(app: Flask) -> FlaskClient:
-    return app.test_client()
+    return authorize(app.test_client(), app.config["DATABASE_URL"])  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def lite_app(sqlite_url: str, tmp_path: Path) -> Flask:
 
 @pytest.fixture
 def lite(lite_app: Flask) -> FlaskClient:
-    client = lite_app.test_client()
+    client = authorize(lite_app.test_client(), lite_app.config["DATABASE_URL"])
     assert client.post("/api/v1/apply", json={"yaml": SPEC_YAML}).status_code == 200
     return client
 
@@ -81,6 +82,11 @@ def lite(lite_app: Flask) -> FlaskClient:
 def _count(url: str, model: Any) -> int:
     with session_scope(session_factory(url)) as session:
         return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def _token_name(url: str) -> str:
+    with session_scope(session_factory(url)) as session:
+        return session.scalars(select(m.ApiToken.name)).one()
 
 
 def _actors(url: str, name: str) -> list[str]:
@@ -104,9 +110,10 @@ def test_put_and_post_register_each_kind_with_the_actor(http: FlaskClient, db_ur
     assert http.post("/api/v1/consumers", json={"name": "ctr_model", "kind": "model",
                                                 "owner": "growth",
                                                 "features": ["user_clicks_7d"]}).status_code == 200
-    assert _actors(db_url, "growth") == ["alice"]
-    assert _actors(db_url, "warehouse.clicks") == ["bob"]
-    assert _actors(db_url, "ctr_model") == ["api"]
+    admin = _token_name(db_url)  # the identity is the token's; the actor header is a note
+    assert _actors(db_url, "growth") == [f"{admin} (alice)"]
+    assert _actors(db_url, "warehouse.clicks") == [f"{admin} (bob)"]
+    assert _actors(db_url, "ctr_model") == [admin]
     again = http.put("/api/v1/features/user_clicks_7d", json={
         "owner": "growth", "dtype": "float", "sources": ["warehouse.clicks"]}).get_json()
     assert [(c["action"], [f["field"] for f in c["changes"]]) for c in again["changes"]] == [
@@ -159,7 +166,7 @@ def test_plan_matches_the_service_and_apply_is_idempotent(http: FlaskClient, db_
     assert applied["applied"] and applied["plan"]["changes"] == planned["changes"]
     again = http.post("/api/v1/apply", json={"yaml": SPEC_YAML}).get_json()
     assert (again["applied"], again["changeset"], again["plan"]["changes"]) == (False, None, [])
-    assert _actors(db_url, "ctr_model") == ["ci"]
+    assert _actors(db_url, "ctr_model") == [f"{_token_name(db_url)} (ci)"]
 
 
 def test_apply_takes_a_json_spec_and_prunes(lite: FlaskClient, sqlite_url: str) -> None:
@@ -226,7 +233,7 @@ def test_findings_can_be_acknowledged_suppressed_and_reopened(
     assert loaded.post(f"{url}/reopen", json={"reason": "back"}).get_json()["status"] == "open"
     assert loaded.post(f"{url}/ack", json={}).status_code == 400  # a reason is required
     assert loaded.post("/api/v1/findings/999999/ack", json={"reason": "x"}).status_code == 404
-    assert _actors(db_url, str(finding_id))[-1] == "dana"
+    assert _actors(db_url, str(finding_id))[-1] == f"{_token_name(db_url)} (dana)"
 
 
 def test_usage_batches_are_all_or_nothing_and_match_the_service(

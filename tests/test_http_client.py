@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -13,11 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import admin_token
 from featreg.web import create_app
 from werkzeug.serving import make_server
 
 import registry
-from registry.core.errors import FeatregError, InvalidInput, NotFound
+from registry.core.errors import FeatregError, InvalidInput, NotFound, Unauthenticated
 from registry.sdk.client import Client
 from registry.sdk.http import HttpClient
 from registry.store.db import dispose_engine
@@ -27,11 +29,14 @@ T0 = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def server_url(sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
-    """A live Featreg server (werkzeug, in a thread) on its own fresh database."""
+def server_url(sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+               ) -> Iterator[str]:
+    """A live Featreg server (werkzeug, in a thread) on its own fresh database; the HTTP SDK
+    writes with an admin token of it (FEATREG_TOKEN)."""
     path = tmp_path / "server.db"
     shutil.copy(sqlite_template, path)
     url = f"sqlite:///{path}"
+    monkeypatch.setenv("FEATREG_TOKEN", admin_token(url, "sdk"))
     app = create_app({"DATABASE_URL": url, "DATA_DIR": str(tmp_path / "data")})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -183,6 +188,21 @@ def run_scenario(client: Client | HttpClient, folder: Path) -> list[Any]:
     return out
 
 
+TOKEN_ACTOR = re.compile(r"^sdk-[0-9a-f]{8} \((?P<note>.*)\)$")
+
+
+def _as_noted(value: Any) -> Any:
+    """History seen over HTTP records the token's identity with the client's actor as a note
+    (``sdk-1a2b3c4d (tester)``); the direct transport records the actor alone."""
+    if isinstance(value, list):
+        return [_as_noted(v) for v in value]
+    if isinstance(value, dict) and isinstance(value.get("actor"), str):
+        match = TOKEN_ACTOR.match(value["actor"])
+        assert match is not None, value["actor"]
+        return {**value, "actor": match.group("note")}
+    return value
+
+
 def test_http_transport_gives_the_same_values_and_errors_as_the_direct_one(
     sqlite_url: str, server_url: str, tmp_path: Path,
 ) -> None:
@@ -190,7 +210,7 @@ def test_http_transport_gives_the_same_values_and_errors_as_the_direct_one(
     remote = registry.connect(server_url, actor="tester")
     assert isinstance(direct, Client) and isinstance(remote, HttpClient)
     expected = run_scenario(direct, tmp_path / "direct")
-    observed = run_scenario(remote, tmp_path / "remote")
+    observed = [_as_noted(o) for o in run_scenario(remote, tmp_path / "remote")]
     assert len(observed) == len(expected)
     for position, (want, got) in enumerate(zip(expected, observed, strict=True)):
         assert got == want, f"step {position} differs"
@@ -220,10 +240,17 @@ def test_unreachable_server_is_a_featreg_error() -> None:
         client.get("anything")
 
 
-def test_the_actor_of_http_writes_is_recorded(server_url: str, sqlite_url: str) -> None:
+def test_the_actor_of_http_writes_is_recorded(server_url: str, sqlite_url: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     remote = registry.connect(server_url, actor="carol")
     remote.register_team("t1", contact="t1@example.com")
-    assert remote.history("t1")[0]["actor"] == "carol"
+    assert TOKEN_ACTOR.match(remote.history("t1")[0]["actor"])["note"] == "carol"  # type: ignore[index]
+    monkeypatch.delenv("FEATREG_TOKEN")
+    anonymous = registry.connect(server_url, actor="carol")
+    with pytest.raises(Unauthenticated, match="needs a token"):
+        anonymous.register_team("t2")
+    with pytest.raises(NotFound):
+        remote.get("t2")  # nothing was stored
 
 
 def test_plan_and_error_wire_formats_round_trip(client: Client) -> None:

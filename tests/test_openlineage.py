@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import authorize
 from featreg.web import create_app
 from flask import Flask
 from flask.testing import FlaskClient
@@ -147,14 +148,15 @@ def test_principal_is_the_consumer_name_when_registered_else_namespace_slash_nam
 @pytest.fixture
 def app(db_url: str) -> Flask:
     app = create_app({"DATABASE_URL": db_url, "TESTING": True})
-    response = app.test_client().post("/api/v1/apply", json={"yaml": CATALOG_YAML})
+    response = authorize(app.test_client(), db_url).post("/api/v1/apply",
+                                                         json={"yaml": CATALOG_YAML})
     assert response.status_code == 200, response.get_json()
     return app
 
 
 @pytest.fixture
 def http(app: Flask) -> FlaskClient:
-    return app.test_client()
+    return authorize(app.test_client(), app.config["DATABASE_URL"])  # type: ignore[no-any-return]
 
 
 def usage_rows(url: str) -> list[tuple[str, str, int, datetime]]:
@@ -252,8 +254,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def live(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[tuple[str, str]]:
-    """(base URL, database URL) of a `featreg serve` subprocess on a loaded catalog."""
+         ) -> Iterator[tuple[str, str, str]]:
+    """(base URL, database URL, admin token) of a `featreg serve` subprocess on a loaded
+    catalog."""
     folder = tmp_path_factory.mktemp("openlineage-live")
     shutil.copy(sqlite_template, folder / "featreg.db")
     db = f"sqlite:///{folder / 'featreg.db'}"
@@ -261,6 +264,8 @@ def live(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
     featreg = str(Path(sys.executable).with_name("featreg"))
     subprocess.run([featreg, "--db", db, "apply", str(folder / "catalog.yaml")], check=True,
                    capture_output=True)
+    token = subprocess.run([featreg, "--db", db, "token", "create", "--admin", "--name", "ol"],
+                           check=True, capture_output=True, text=True).stdout.strip()
     port = _free_port()
     server = subprocess.Popen([featreg, "--db", db, "serve", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -275,7 +280,7 @@ def live(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
             assert time.monotonic() < deadline, "featreg serve did not start"
             time.sleep(0.1)
     try:
-        yield base, db
+        yield base, db, token
     finally:
         server.terminate()
         server.wait(timeout=15)
@@ -285,7 +290,7 @@ def live(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
 
 
 def test_real_openlineage_client_events_make_an_undeclared_consumer(
-    live: tuple[str, str], monkeypatch: pytest.MonkeyPatch,
+    live: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from openlineage.client import OpenLineageClient
     from openlineage.client.event_v2 import (
@@ -297,9 +302,14 @@ def test_real_openlineage_client_events_make_an_undeclared_consumer(
         RunState,
     )
     from openlineage.client.facet_v2 import column_lineage_dataset, schema_dataset
-    from openlineage.client.transport.http import HttpCompression, HttpConfig, HttpTransport
+    from openlineage.client.transport.http import (
+        ApiKeyTokenProvider,
+        HttpCompression,
+        HttpConfig,
+        HttpTransport,
+    )
 
-    base, db = live
+    base, db, token = live
     now = datetime.now(UTC) - timedelta(minutes=5)  # reads must be before the analysis time
     clicks = InputDataset(namespace="postgres://warehouse:5432", name="warehouse.clicks", facets={
         "schema": schema_dataset.SchemaDatasetFacet(fields=[
@@ -316,13 +326,14 @@ def test_real_openlineage_client_events_make_an_undeclared_consumer(
     training_job = Job(namespace="airflow", name="ctr_training")
 
     monkeypatch.setenv("OPENLINEAGE_URL", base)  # the documented setup: defaults otherwise
+    monkeypatch.setenv("OPENLINEAGE_API_KEY", token)  # sent as "Authorization: Bearer <key>"
     for name in [k for k in os.environ if k.startswith("OPENLINEAGE__")]:
         monkeypatch.delenv(name)
     plain = OpenLineageClient()
     plain.emit(RunEvent(eventType=RunState.START, eventTime=now.isoformat(), run=export_run,
                         job=export_job, inputs=[clicks]))
     gzipped = OpenLineageClient(transport=HttpTransport(HttpConfig(
-        url=base, compression=HttpCompression.GZIP)))
+        url=base, compression=HttpCompression.GZIP, auth=ApiKeyTokenProvider({"apiKey": token}))))
     complete = RunEvent(eventType=RunState.COMPLETE,
                         eventTime=(now + timedelta(seconds=5)).isoformat(), run=export_run,
                         job=export_job, inputs=[clicks], outputs=[output])
@@ -355,8 +366,8 @@ def test_real_openlineage_client_events_make_an_undeclared_consumer(
         ("nightly/feature_export", "features.daily", "features.daily")]
 
 
-def test_concurrent_copies_of_one_event_count_once(live: tuple[str, str]) -> None:
-    base, db = live
+def test_concurrent_copies_of_one_event_count_once(live: tuple[str, str, str]) -> None:
+    base, db, token = live
     event = run_event(run_id=str(uuid.uuid4()), job="concurrent",
                       when=datetime.now(UTC).isoformat(),
                       inputs=[dataset("warehouse.clicks", fields=["user_clicks_7d"])])
@@ -365,7 +376,8 @@ def test_concurrent_copies_of_one_event_count_once(live: tuple[str, str]) -> Non
 
     def post() -> None:
         request = urllib.request.Request(base + "/api/v1/lineage", data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
+                                         headers={"Content-Type": "application/json",
+                                                  "Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(request, timeout=30) as response:
             statuses.append(response.status)
 

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from conftest import authorize
 from featreg.web import create_app
 from flask.testing import FlaskClient
 
@@ -146,7 +147,7 @@ def test_the_sdk_and_api_refuse_times_out_of_range(client: Client) -> None:
     with pytest.raises(InvalidInput, match="out of range"):
         client.log_usage("ctr", "age", ts=early)
     app = create_app({"DATABASE_URL": client.url, "TESTING": True})
-    http: FlaskClient = app.test_client()
+    http: FlaskClient = authorize(app.test_client(), client.url)
     answer = http.post("/api/v1/usage", json=[{"ts": TOO_EARLY, "consumer": "ctr",
                                                 "feature": "age"}])
     assert answer.status_code == 400 and "out of range" in answer.get_data(as_text=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import authorize
 from flask import Flask
 from flask.testing import FlaskClient
 from web_catalog import SLASH_PRINCIPAL, XSS_PRINCIPAL, finding_id
@@ -12,7 +13,7 @@ from web_catalog import SLASH_PRINCIPAL, XSS_PRINCIPAL, finding_id
 
 @pytest.fixture
 def web(app: Flask) -> FlaskClient:
-    return app.test_client()
+    return authorize(app.test_client(), app.config["DATABASE_URL"])  # type: ignore[no-any-return]
 
 
 def page(web: FlaskClient, url: str, status: int = 200) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from conftest import authorize
 from featreg.web import create_app
 from featreg.web.filters import plain_text, render_markdown
 from featreg.web.graph_dot import build_dot
@@ -73,7 +74,7 @@ def app(catalog_url: str) -> Flask:
 
 @pytest.fixture
 def web(app: Flask) -> FlaskClient:
-    return app.test_client()
+    return authorize(app.test_client(), app.config["DATABASE_URL"])  # type: ignore[no-any-return]
 
 
 PAGES = ["/", "/features", "/features?q=%3Cscript%3E", "/features/user_clicks_7d",

@@ -24,11 +24,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, jsonify, request
 
 from registry.core.errors import FeatregError
-from registry.core.names import NAME_LENGTH
-from registry.wire import ACTOR_HEADER, error_payload
+from registry.wire import error_payload
 
 MAX_BODY_BYTES = 64 * 2**20
-DEFAULT_ACTOR = "api"
 
 
 def _featreg_error(exc: FeatregError) -> Response:
@@ -100,8 +98,8 @@ def request_object() -> dict[str, Any]:
 
 
 def actor(body: Mapping[str, Any] | None = None) -> str:
-    """Who is acting: the X-Featreg-Actor header, else the body's ``actor``, else "api"."""
-    given = request.headers.get(ACTOR_HEADER) or (body or {}).get("actor")
-    if isinstance(given, str) and given.strip():
-        return given.strip()[:NAME_LENGTH]
-    return DEFAULT_ACTOR
+    """What the audit trail records for this write: the token's identity, with the
+    X-Featreg-Actor header (or the body's ``actor``) attached as a note (see web.auth)."""
+    from .auth import actor as authenticated_actor
+
+    return authenticated_actor(body)

@@ -19,6 +19,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from werkzeug.datastructures import FileStorage
 
+from registry.access.permissions import check_consumers
 from registry.analysis.frame_io import CSV_SUFFIXES, PARQUET_SUFFIXES
 from registry.core.errors import InvalidInput, Problem
 from registry.core.timeparse import parse_time
@@ -29,6 +30,7 @@ from registry.evidence.usage import record_usage
 from registry.store.db import session_scope
 
 from .api_errors import actor, register_error_handlers, request_json, request_object
+from .auth import acting
 from .support import API_PREFIX, db, sessions
 
 api = Blueprint("api_evidence", __name__, url_prefix=API_PREFIX)
@@ -59,7 +61,9 @@ def usage() -> Response:
         abort(400, description="send a non-empty JSON array of usage events")
     if len(items) > MAX_EVENTS:
         abort(413, description=f"at most {MAX_EVENTS} events per request")
+    consumers = {item.get("consumer") for item in items if isinstance(item, dict)}
     with session_scope(sessions()) as session:
+        check_consumers(session, acting(), sorted(c for c in consumers if isinstance(c, str)))
         reads = record_usage(session, items)
     return _json({"events": len(items), "reads": reads}, 201)
 
@@ -88,6 +92,8 @@ def importance() -> Response:
     """One importance report: {consumer, values: {feature: number}, method?, metric?, ts?}."""
     body = request_object()
     with session_scope(sessions()) as session:
+        if isinstance(body.get("consumer"), str):
+            check_consumers(session, acting(), [body["consumer"]])
         report_id, outcome = report_importance(
             session, body.get("consumer"), body.get("values"),  # type: ignore[arg-type]
             method=body.get("method"), metric=body.get("metric"), ts=body.get("ts"),
@@ -147,6 +153,9 @@ def snapshots() -> Response:
     if upload is None or not upload.filename:
         abort(400, description="send the snapshot as a multipart upload in the field 'file'")
     form = {key: request.form.get(key) or None for key in ("label", "consumer", "name")}
+    if form["consumer"] is not None:
+        with session_scope(sessions()) as session:
+            check_consumers(session, acting(), [form["consumer"]])
     path = store_upload(upload)
     name = form["name"] or Path(upload.filename).stem
     with session_scope(sessions()) as session:

@@ -2,8 +2,10 @@
 acknowledge/suppress findings, plus the plain catalog reads the HTTP SDK needs.
 
 Every write is one unit of work through the same services as the CLI and the direct SDK
-(`registry.catalog.service`, `registry.findings.records`); the actor comes from the
-X-Featreg-Actor header, else the body's ``actor``, else "api". Plans come back as
+(`registry.catalog.service`, `registry.findings.records`). Every write needs a token
+(`web.auth`); a team token may change only its team's objects (`registry.access.permissions`,
+checked on the plan before anything is written). The audit trail records the token's identity
+with the X-Featreg-Actor header (or the body's ``actor``) as a note. Plans come back as
 `registry.wire.plan_to_dict`.
 """
 
@@ -15,17 +17,20 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
+from registry.access.permissions import check_finding, check_plan
 from registry.catalog import service as catalog
+from registry.catalog.plan import Plan
 from registry.catalog.spec import KIND_SINGULAR, KINDS, Spec, parse_documents
 from registry.core.errors import InvalidInput, Problem
 from registry.core.timeparse import InvalidTime, parse_day
-from registry.findings.records import finding_to_dict, set_status
+from registry.findings.records import finding_to_dict, get_finding, set_status
 from registry.read.common import clamp_int
 from registry.read.lists import FEATURE_STATUSES, feature_list
 from registry.store.db import session_scope
 from registry.wire import plan_to_dict
 
 from .api_errors import actor, register_error_handlers, request_object
+from .auth import acting
 from .support import API_PREFIX, db, sessions
 
 api = Blueprint("api_write", __name__, url_prefix=API_PREFIX)
@@ -63,11 +68,15 @@ def _date(body: Mapping[str, Any], key: str) -> date | None:
         raise _problem(f"{key} must be a date (YYYY-MM-DD), not {value!r}", key) from None
 
 
+def _may_apply(plan: Plan) -> None:
+    check_plan(acting(), plan)
+
+
 def _register(entries: list[tuple[str, Mapping[str, Any]]], label: str, who: str) -> Response:
     spec = catalog.spec_from_entries(entries)
     with session_scope(sessions()) as session:
         plan, changeset = catalog.apply_spec(session, spec, actor=who, kind="sdk",
-                                             label=label[:255])
+                                             label=label[:255], check=_may_apply)
     return _json(plan_to_dict(plan, changeset))
 
 
@@ -175,7 +184,8 @@ def apply() -> Response:
     label = _optional_text(body, "label") or "api apply"
     with session_scope(sessions()) as session:
         result, changeset = catalog.apply_spec(session, spec, actor=actor(body), prune=prune,
-                                               kind="apply", label=label[:255])
+                                               kind="apply", label=label[:255],
+                                               check=_may_apply)
     return _json({"plan": plan_to_dict(result, changeset), "applied": changeset is not None,
                   "changeset": changeset})
 
@@ -196,19 +206,20 @@ def lifecycle(name: str, action: str) -> Response:
         options["reason"] = _optional_text(body, "reason")
     with session_scope(sessions()) as session:
         result = catalog.set_lifecycle(session, name, status=status, actor=actor(body),
-                                       **options)
+                                       check=_may_apply, **options)
     return _json(plan_to_dict(result))
 
 
 # ----- findings ----------------------------------------------------------------------------------
 
 
-@api.post("/findings/<int:finding_id>/<any(ack,acknowledge,suppress,reopen):action>")
+@api.post("/findings/<id:finding_id>/<any(ack,acknowledge,suppress,reopen):action>")
 def finding_status(finding_id: int, action: str) -> Response:
     """Acknowledge, suppress (optionally ``until`` a date) or reopen a finding, with a reason."""
     body = request_object()
     until = _date(body, "until")
     with session_scope(sessions()) as session:
+        check_finding(session, acting(), get_finding(session, finding_id))
         finding = set_status(
             session, finding_id, status=FINDING_ACTIONS[action],
             reason=_optional_text(body, "reason") or "", actor=actor(body),

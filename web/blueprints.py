@@ -11,6 +11,10 @@ def register_all(app: Flask) -> None:
     for module in (views_catalog, views_objects, views_graph, views_findings, views_ops):
         app.register_blueprint(module.bp)
         app.register_blueprint(module.api)
+    from . import views_auth, views_health
+
+    app.register_blueprint(views_auth.bp)
+    views_health.init_app(app)
     from . import api_evidence, api_write, openapi, openlineage  # JSON write API, OpenAPI
 
     for module in (api_write, api_evidence, openlineage, openapi):

@@ -16,11 +16,35 @@ SPEC_PATH = Path(__file__).with_name("openapi.yaml")
 METHODS = ("get", "put", "post", "delete", "patch")
 
 
+WRITE_RESPONSES = {"401": {"$ref": "#/components/responses/Unauthorized"},
+                   "403": {"$ref": "#/components/responses/Forbidden"}}
+
+
+def _with_access_control(document: dict[str, Any]) -> dict[str, Any]:
+    """Every write needs a bearer token (web.auth): declared here once for all of them."""
+    components = document.setdefault("components", {})
+    components.setdefault("securitySchemes", {})["bearer"] = {
+        "type": "http", "scheme": "bearer",
+        "description": "An API token from `featreg token create` (openlineage-python: api_key)"}
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    components.setdefault("responses", {}).update({
+        "Unauthorized": {"description": "No token, or not a valid one", **error},
+        "Forbidden": {"description": "A revoked token, another team's object, or a request "
+                                     "from another site", **error}})
+    for item in document["paths"].values():
+        for method in ("put", "post", "delete", "patch"):
+            op = item.get(method)
+            if op is not None:
+                op["security"] = [{"bearer": []}]
+                op["responses"] = {**op.get("responses", {}), **WRITE_RESPONSES}
+    return document
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
-    """The parsed description (read once per process)."""
+    """The parsed description (read once per process), with the writes' access control."""
     document: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
-    return document
+    return _with_access_control(document)
 
 
 def resolve(document: dict[str, Any], node: Any) -> Any:

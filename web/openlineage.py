@@ -13,11 +13,13 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
+from registry.access.permissions import check_openlineage_jobs
 from registry.evidence.openlineage import ingest_lineage_events, observed_datasets
 from registry.read.common import clamp_int
 from registry.store.db import session_scope
 
 from .api_errors import register_error_handlers, request_json
+from .auth import acting
 from .support import API_PREFIX, db, sessions
 
 api = Blueprint("openlineage", __name__, url_prefix=API_PREFIX)
@@ -27,8 +29,11 @@ MAX_BATCH = 10_000
 
 
 def _ingest(events: list[Any]) -> Response:
+    identity = acting()
     with session_scope(sessions()) as session:  # the service retries conflicts itself
-        summary = ingest_lineage_events(session, events)
+        summary = ingest_lineage_events(
+            session, events,
+            check_jobs=lambda jobs: check_openlineage_jobs(session, identity, jobs))
     response = jsonify({"events": summary.events, "duplicates": summary.duplicates,
                         "ignored": summary.ignored, "reads": summary.reads,
                         "results": summary.results})

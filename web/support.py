@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from registry.core.errors import FeatregError, NotFound
 
@@ -119,8 +120,16 @@ def _headers(response: Response) -> Response:
     return response
 
 
+class RowId(IntegerConverter):
+    """A row id in a URL: a non-negative integer that fits the database's id columns (32-bit
+    on PostgreSQL); a larger number is no row, so the route answers 404, not a crash."""
+
+    max = 2**31 - 1
+
+
 def init_app(app: Flask) -> None:
-    from . import csrf, filters
+    app.url_map.converters["id"] = RowId
+    from . import auth, csrf, filters
     from .graph_render import SvgRenderer
 
     app.teardown_appcontext(_close_session)
@@ -130,6 +139,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_headers)
     filters.init_app(app)
     csrf.init_app(app)
+    auth.init_app(app)
     app.extensions["featreg_svg"] = SvgRenderer(
         cache_size=int(app.config["GRAPH_CACHE_SIZE"]),
         cache_dir=app.config.get("GRAPH_CACHE_DIR"))

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time
 
 from flask import Blueprint, Response, abort, redirect, request, url_for
 
+from registry.access.permissions import check_finding
 from registry.core.errors import FeatregError
 from registry.core.timeparse import InvalidTime, parse_day
 from registry.findings.records import finding_to_dict, get_finding, set_status
@@ -14,6 +15,7 @@ from registry.read.common import object_history
 from registry.store.db import session_scope
 
 from . import csrf
+from .auth import acting
 from .support import API_PREFIX, db, respond, sessions
 
 bp = Blueprint("findings", __name__)
@@ -29,17 +31,12 @@ def findings() -> Response:
                    facets=queries.findings_facets(db()))
 
 
-@bp.get("/findings/<int:finding_id>")
-@api.get("/findings/<int:finding_id>")
+@bp.get("/findings/<id:finding_id>")
+@api.get("/findings/<id:finding_id>")
 def finding(finding_id: int) -> Response:
     data = finding_to_dict(get_finding(db(), finding_id))
     data["history"] = object_history(db(), "finding", str(finding_id))
     return respond("finding.html", data)
-
-
-def _actor() -> str:
-    given = (request.form.get("actor") or "").strip()[:120]
-    return given or request.headers.get("X-Remote-User", "")[:120] or "web"
 
 
 def _until(raw: str | None) -> datetime | None:
@@ -52,16 +49,18 @@ def _until(raw: str | None) -> datetime | None:
     return datetime.combine(day, time(0, 0), tzinfo=UTC)
 
 
-@bp.post("/findings/<int:finding_id>/status")
+@bp.post("/findings/<id:finding_id>/status")
 def change_status(finding_id: int) -> Response:
     """Acknowledge, suppress (optionally until a date) or reopen a finding, with a reason."""
     csrf.check_form()
     status = ACTIONS.get(request.form.get("action", ""))
     if status is None:
         abort(400, description="action must be acknowledge, suppress or reopen")
+    identity = acting()
     with session_scope(sessions()) as session:
+        check_finding(session, identity, get_finding(session, finding_id))
         set_status(session, finding_id, status=status, reason=request.form.get("reason", ""),
-                   actor=_actor(), now=datetime.now(UTC),
+                   actor=identity.actor, now=datetime.now(UTC),
                    until=_until(request.form.get("until")))
     target = request.form.get("next") or ""
     if not target.startswith("/") or target.startswith("//"):

@@ -29,13 +29,13 @@ def _report(report_id: int) -> dict[str, Any]:
     return detail
 
 
-@bp.get("/reports/<int:report_id>")
-@api.get("/reports/<int:report_id>")
+@bp.get("/reports/<id:report_id>")
+@api.get("/reports/<id:report_id>")
 def report(report_id: int) -> Response:
     return respond("report.html", _report(report_id))
 
 
-@bp.get("/reports/<int:report_id>/page")
+@bp.get("/reports/<id:report_id>/page")
 def report_page(report_id: int) -> Response:
     """The report's own HTML document, sandboxed (no scripts, no same-origin access)."""
     response = Response(_report(report_id)["report"]["html"], mimetype="text/html")

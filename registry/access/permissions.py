@@ -23,7 +23,8 @@ from registry.store import models as m
 __all__ = ["check_consumers", "check_finding", "check_openlineage_jobs", "check_owned",
            "check_plan", "require"]
 
-OWNED = {"source": m.Source, "feature": m.Feature, "consumer": m.Consumer}
+Owned = type[m.Source] | type[m.Feature] | type[m.Consumer]
+OWNED: dict[str, Owned] = {"source": m.Source, "feature": m.Feature, "consumer": m.Consumer}
 
 
 def require(identity: Identity | None) -> Identity:
@@ -56,8 +57,7 @@ def check_plan(identity: Identity, plan: Plan) -> None:
                 raise _refuse(identity, what, fields.get("owner"))
 
 
-def _owners(session: Session, model: type[m.Source] | type[m.Feature] | type[m.Consumer],
-            names: Iterable[str]) -> dict[str, str]:
+def _owners(session: Session, model: Owned, names: Iterable[str]) -> dict[str, str]:
     owners: dict[str, str] = {}
     for batch in chunks(sorted(set(names))):
         rows = session.execute(select(model.name, m.Team.name)

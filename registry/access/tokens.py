@@ -22,8 +22,8 @@ from registry.core.errors import Forbidden, InvalidInput, NotFound, Problem, Una
 from registry.core.names import NAME_LENGTH
 from registry.store import models as m
 
-__all__ = ["TOKEN_PREFIX", "Identity", "authenticate", "create_token", "hash_secret",
-           "list_tokens", "revoke_token"]
+__all__ = ["TOKEN_PREFIX", "Identity", "authenticate", "authenticate_hash", "create_token",
+           "hash_secret", "list_tokens", "revoke_token"]
 
 TOKEN_PREFIX = "frg_"
 SHOWN_PREFIX = 12  # characters of the secret kept in clear to tell tokens apart
@@ -65,13 +65,19 @@ def _check_name(name: str) -> None:
         raise InvalidInput([Problem(problem, field="name")])
 
 
-def create_token(session: Session, *, name: str, team: str, admin: bool, created_by: str,
-                 now: datetime | None = None) -> tuple[m.ApiToken, str]:
-    """A new token of `team`; returns the row and the secret, which is never stored."""
+def create_token(session: Session, *, name: str, team: str | None, admin: bool,
+                 created_by: str, now: datetime | None = None) -> tuple[m.ApiToken, str]:
+    """A new token of `team` (an admin token may have none); returns the row and the secret,
+    which is never stored."""
     _check_name(name)
-    owner = session.scalar(select(m.Team).where(m.Team.name == team))
-    if owner is None:
-        raise NotFound(f"no team named {team!r}: register it first (featreg apply)")
+    owner = None
+    if team is not None:
+        owner = session.scalar(select(m.Team).where(m.Team.name == team))
+        if owner is None:
+            raise NotFound(f"no team named {team!r}: register it first (featreg apply)")
+    elif not admin:
+        raise InvalidInput([Problem("a token needs a team (--team); only an admin token may "
+                                    "have none", field="team")])
     if session.scalar(select(m.ApiToken.id).where(m.ApiToken.name == name)) is not None:
         raise InvalidInput([Problem(f"a token named {name!r} exists already", field="name")])
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -87,7 +93,8 @@ def token_to_dict(token: m.ApiToken) -> dict[str, Any]:
     def iso(value: datetime | None) -> str | None:
         return value.isoformat() if value else None
 
-    return {"name": token.name, "team": token.team.name, "admin": token.admin,
+    return {"name": token.name, "team": token.team.name if token.team else None,
+            "admin": token.admin,
             "prefix": token.prefix, "created_at": iso(token.created_at),
             "created_by": token.created_by, "last_used_at": iso(token.last_used_at),
             "revoked_at": iso(token.revoked_at),
@@ -111,11 +118,17 @@ def revoke_token(session: Session, name: str, *, now: datetime | None = None) ->
 
 def authenticate(session: Session, secret: str, *, now: datetime | None = None) -> Identity:
     """The identity of a bearer secret. Unknown secret: Unauthenticated; revoked: Forbidden.
-    Records the last use (at most once a minute per token, so reads stay reads)."""
+    Records the last use (at most once a minute per token, so reads stay cheap)."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 256:
         raise Unauthenticated("invalid token: Featreg tokens start with 'frg_' "
                               "(create one with `featreg token create`)")
-    token = session.scalar(select(m.ApiToken).where(m.ApiToken.secret_hash == hash_secret(secret)))
+    return authenticate_hash(session, hash_secret(secret), now=now)
+
+
+def authenticate_hash(session: Session, secret_hash: str, *,
+                      now: datetime | None = None) -> Identity:
+    """`authenticate` for a secret already hashed (a UI sign-in keeps only the hash)."""
+    token = session.scalar(select(m.ApiToken).where(m.ApiToken.secret_hash == secret_hash))
     if token is None:
         raise Unauthenticated("invalid token: no such token")
     if token.revoked_at is not None:
@@ -123,4 +136,5 @@ def authenticate(session: Session, secret: str, *, now: datetime | None = None) 
     moment = now or datetime.now(UTC)
     if token.last_used_at is None or moment - token.last_used_at >= LAST_USE_RESOLUTION:
         token.last_used_at = moment
-    return Identity(name=token.name, team=token.team.name, admin=token.admin)
+    return Identity(name=token.name, team=token.team.name if token.team else None,
+                    admin=token.admin)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -53,9 +53,13 @@ def plan_spec(session: Session, spec: Spec, *, prune: bool = False) -> Plan:
 def apply_spec(
     session: Session, spec: Spec, *, actor: str, prune: bool = False, kind: str = "apply",
     label: str | None = None, now: datetime | None = None,
+    check: Callable[[Plan], None] | None = None,
 ) -> tuple[Plan, int | None]:
-    """Plan and apply in the caller's transaction; all or nothing."""
+    """Plan and apply in the caller's transaction; all or nothing. `check` sees the plan
+    before anything is written (the web API refuses another team's objects there)."""
     plan = plan_spec(session, spec, prune=prune)
+    if check is not None:
+        check(plan)
     changeset = apply_plan(session, plan, actor=actor, kind=kind, label=label, now=now)
     return plan, changeset
 
@@ -93,6 +97,7 @@ def _feature_fields(session: Session, name: str) -> dict[str, Any]:
 def set_lifecycle(
     session: Session, name: str, *, status: str, actor: str, sunset: date | None = None,
     replacement: str | None = None, reason: str | None = None, now: datetime | None = None,
+    check: Callable[[Plan], None] | None = None,
 ) -> Plan:
     """Deprecate, retire or reactivate a feature: an audited update through the same plan path."""
     fields = _feature_fields(session, name)
@@ -109,7 +114,8 @@ def set_lifecycle(
         if reason is not None:
             fields["reason"] = reason
     spec = spec_from_entries([("features", fields)])
-    plan, _ = apply_spec(session, spec, actor=actor, kind="cli", label=f"{status} {name}", now=now)
+    plan, _ = apply_spec(session, spec, actor=actor, kind="cli", label=f"{status} {name}",
+                         now=now, check=check)
     return plan
 
 

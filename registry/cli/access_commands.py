@@ -23,17 +23,18 @@ def token() -> None:
 
 
 @token.command("create")
-@click.option("--team", required=True, help="The team whose objects the token may change.")
+@click.option("--team", help="The team whose objects the token may change (an --admin token "
+                             "may have none).")
 @click.option("--name", required=True, help="A unique name (shown in the audit trail).")
 @click.option("--admin", is_flag=True, help="May change everything, for any team.")
 @pass_app
 @handle_errors
-def create(app: AppContext, team: str, name: str, admin: bool) -> None:
+def create(app: AppContext, team: str | None, name: str, admin: bool) -> None:
     """Create a token and print it once (keep it in a secret store)."""
     with session_scope(app.sessions()) as session:
         row, secret = token_service.create_token(session, name=name, team=team, admin=admin,
                                                  created_by=app.actor)
-        scope = "admin" if row.admin else f"team {row.team.name}"
+        scope = "admin" if row.admin else f"team {team}"
     err.print(f"token {escape(name)} created ({scope}); it is shown only this once:")
     click.echo(secret)
 
@@ -51,7 +52,7 @@ def list_(app: AppContext, fmt: str) -> None:
         return
     table = Table("name", "team", "admin", "prefix", "created", "last used", "status")
     for r in rows:
-        table.add_row(escape(r["name"]), escape(r["team"]), "yes" if r["admin"] else "",
+        table.add_row(escape(r["name"]), escape(r["team"] or ""), "yes" if r["admin"] else "",
                       r["prefix"] + "…", (r["created_at"] or "")[:19],
                       (r["last_used_at"] or "never")[:19], r["status"])
     out.print(table)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -212,7 +212,8 @@ class _Store:
             record_usage(self.session, self.usage)
 
 
-def ingest_lineage_events(session: Session, raw_events: Sequence[object]
+def ingest_lineage_events(session: Session, raw_events: Sequence[object], *,
+                          check_jobs: Callable[[list[str]], None] | None = None
                           ) -> LineageIngestSummary:
     """Record OpenLineage events in the caller's transaction (see the module docstring).
 
@@ -230,6 +231,9 @@ def ingest_lineage_events(session: Session, raw_events: Sequence[object]
             problems.append(Problem(str(exc), field=where))
     if problems:
         raise InvalidInput(problems)
+    if check_jobs is not None:  # the names a job may be known by: `name` or `namespace/name`
+        check_jobs(sorted({n for e in parsed if e is not None
+                           for n in (e.job_name, f"{e.job_namespace}/{e.job_name}")}))
     _begin_for_savepoints(session)
     attempt = 1
     while True:

@@ -171,13 +171,16 @@ class Client(Registrations):
         return asdict(summary)
 
 
-def connect(url: str | None = None, *, actor: str | None = None) -> Client | HttpClient:
+def connect(url: str | None = None, *, actor: str | None = None,
+            token: str | None = None) -> Client | HttpClient:
     """A client: direct (services in-process) for a database URL, or `HttpClient` for the URL
-    of a `featreg serve` (http:// or https://). Same methods, values and errors."""
+    of a `featreg serve` (http:// or https://), which writes with `token` (default: the
+    FEATREG_TOKEN environment variable). Same methods, values and errors. The direct client
+    acts with the database's own credentials and needs no token."""
     if url and url.startswith(("http://", "https://")):
         from registry.sdk.http import HttpClient
 
-        return HttpClient(url, actor=actor)
+        return HttpClient(url, actor=actor, token=token)
     return Client(url, actor=actor)
 
 

@@ -54,11 +54,13 @@ def _parse_time(value: Any) -> Any:
 class HttpClient(Registrations):
     """The SDK over HTTP. Same methods, values and errors as `registry.sdk.client.Client`."""
 
-    def __init__(self, url: str, *, actor: str | None = None, timeout: float = 120.0) -> None:
+    def __init__(self, url: str, *, actor: str | None = None, token: str | None = None,
+                 timeout: float = 120.0) -> None:
         from registry.catalog.service import resolve_actor
 
         self.url = url.rstrip("/")
         self.actor = resolve_actor(actor)
+        self.token = token or os.environ.get("FEATREG_TOKEN") or None
         self.timeout = timeout
         self._batch = None
         self._bundle = None
@@ -72,6 +74,8 @@ class HttpClient(Registrations):
         if params:
             url += "?" + urllib.parse.urlencode(params)
         all_headers = {ACTOR_HEADER: self.actor, "Accept": "application/json", **(headers or {})}
+        if self.token:
+            all_headers["Authorization"] = f"Bearer {self.token}"
         if body is not None:
             data = json.dumps(body, default=_json_default).encode()
             all_headers["Content-Type"] = "application/json"

@@ -554,14 +554,15 @@ class OpenLineageDataset(Base):
 
 
 class ApiToken(Base):
-    """An API credential of a team (or an admin's). Only the SHA-256 of the secret is kept;
-    ``prefix`` (the first characters of the secret) lets people tell their tokens apart."""
+    """An API credential of a team, or an admin's (with or without a team). Only the SHA-256
+    of the secret is kept; ``prefix`` (its first characters) tells tokens apart."""
 
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"),
+                                                index=True)  # None: an admin of no team
     admin: Mapped[bool] = mapped_column(default=False)
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
@@ -570,4 +571,4 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
 
-    team: Mapped[Team] = relationship()
+    team: Mapped[Team | None] = relationship()
