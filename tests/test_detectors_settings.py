@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 import pytest
 
 from registry.core.settings import Settings, SettingsError
@@ -25,7 +23,7 @@ def test_defaults_are_the_thresholds_of_the_design() -> None:
 
 def test_every_setting_is_documented_with_its_variable() -> None:
     rows = Settings.documentation()
-    assert [row[0] for row in rows] == [f.name for f in fields(Settings)]
+    assert [row[0] for row in rows] == list(Settings.model_fields)
     for name, default, env, doc in rows:
         assert env == "FEATREG_" + name.upper()
         assert default == getattr(Settings(), name)

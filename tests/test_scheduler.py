@@ -79,7 +79,7 @@ def test_schedules_come_from_the_environment_and_bad_ones_are_named() -> None:
 
 
 def test_every_setting_the_scheduler_reads_is_documented() -> None:
-    documented = {row[0] for row in SchedulerSettings.documentation()}
+    documented = {row.env for row in SchedulerSettings.documentation()}
     root = Path(__file__).resolve().parent.parent
     source = (root / "registry" / "ops" / "scheduler.py").read_text()
     read = set(re.findall(r'"(FEATREG_[A-Z_]+)"', source))

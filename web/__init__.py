@@ -8,26 +8,29 @@ from typing import Any
 
 from flask import Flask
 
+from registry.core.settings import WebSettings
 from registry.store.db import database_url, session_factory
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app.
 
-    Config (environment variables prefixed FEATREG_, or test_config): DATABASE_URL,
-    SECRET_KEY (signs the session that holds the form token; random per process by default),
-    GRAPH_CACHE_SIZE (rendered SVGs kept in memory), GRAPH_CACHE_DIR (optional on-disk cache),
-    GRAPH_NODE_LIMIT (largest graph drawn at once), DATA_DIR (where uploaded snapshots are
-    kept; default ./featreg-data).
+    Config: the web and database sections of the settings (`registry.core.settings`:
+    FEATREG_DATABASE_URL, FEATREG_SECRET_KEY, FEATREG_GRAPH_CACHE_SIZE, FEATREG_GRAPH_CACHE_DIR,
+    FEATREG_GRAPH_NODE_LIMIT, FEATREG_DATA_DIR), each overridden by the same key without the
+    prefix in test_config; other FEATREG_* variables pass into the config as they are. SECRET_KEY
+    signs the session that holds the form token (random per process when unset).
     """
     # An explicit instance path: Flask's guess fails on the `featreg` namespace package of an
     # editable install (nothing of Featreg's lives in an instance folder).
     app = Flask(__name__, instance_path=str(Path.cwd() / "instance"))
-    app.config.from_mapping(DATABASE_URL=database_url(None), GRAPH_CACHE_SIZE=1024,
-                            GRAPH_CACHE_DIR=None, GRAPH_NODE_LIMIT=500,
-                            SECRET_KEY=secrets.token_hex(32), JSON_SORT_KEYS=False,
-                            DATA_DIR="featreg-data")
+    # FEATREG_* variables the settings do not declare still reach the config as they did
+    # (Flask's own keys, web/auth.py's); the declared ones come validated from the web section
     app.config.from_prefixed_env("FEATREG")
+    web = WebSettings.from_env()
+    app.config.from_mapping(DATABASE_URL=database_url(None), JSON_SORT_KEYS=False,
+                            **{name.upper(): value for name, value in web.model_dump().items()})
+    app.config["SECRET_KEY"] = web.secret_key or secrets.token_hex(32)
     if test_config:
         app.config.update(test_config)
     app.config["DATABASE_URL"] = database_url(app.config["DATABASE_URL"])

@@ -77,10 +77,10 @@ def _serve(url: str, host: str, port: int, threads: int, workers: int, *,
                 background.shutdown(wait=False)
         return
     if scheduler:  # bad settings or schema stop `serve` here, not a child restarted forever
-        from registry.ops.scheduler import SchedulerSettings
+        from registry.core.settings import FeatregSettings
         from registry.store.db import check_schema, get_engine
 
-        SchedulerSettings.from_env().triggers()
+        FeatregSettings.from_env().scheduler.triggers()  # what the scheduler process reads
         check_schema(get_engine(url))
         get_engine(url).dispose()
     _supervise(url, listener, threads, workers, scheduler)

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.catalog.service import set_lifecycle
-from registry.core.settings import Settings
+from registry.core.settings import FeatregSettings, SchedulerSettings
 from registry.ops.leases import LeaseKeeper, acquire_lease, release_lease
 from registry.store import models as m
 from registry.store.db import session_factory, session_scope
@@ -54,7 +54,9 @@ RUN_STATUSES = ("claimed", "running", "succeeded", "failed", "skipped", "abandon
 
 @dataclass(frozen=True)
 class JobContext:
-    """What a job body needs: where the database is, and the scheduler's settings."""
+    """What a job body needs: where the database is, the scheduler's choices, and the
+    settings the bodies read their sections from (by default the environment's, read when
+    the context is made: once per scheduler instance, or per `jobs run`)."""
 
     url: str
     holder: str
@@ -62,7 +64,7 @@ class JobContext:
     lease_ttl: float = 60.0
     report_dir: Path | None = None
     test_job_sleep: float = 0.0
-    analysis_settings: Settings | None = None
+    settings: FeatregSettings = field(default_factory=FeatregSettings.from_env)
 
     def sessions(self) -> sessionmaker[Session]:
         return session_factory(self.url)
@@ -99,9 +101,8 @@ def _snapshots(ctx: JobContext, now: datetime) -> dict[str, Any]:
     correlations are stored when a snapshot is added)."""
     from registry.findings.evidence_loader import refresh_evidence
 
-    settings = ctx.analysis_settings or Settings.from_env()
     with session_scope(ctx.sessions()) as session:
-        return dict(refresh_evidence(session, now=now, settings=settings))
+        return dict(refresh_evidence(session, now=now, settings=ctx.settings.analysis))
 
 
 def _analysis(ctx: JobContext, now: datetime) -> dict[str, Any]:
@@ -112,19 +113,19 @@ def _analysis(ctx: JobContext, now: datetime) -> dict[str, Any]:
             time.sleep(ctx.test_job_sleep)
 
     with session_scope(ctx.sessions()) as session:  # one run, one transaction
-        result = run_analysis(session, now=now, settings=ctx.analysis_settings, progress=pause)
+        result = run_analysis(session, now=now, settings=ctx.settings.analysis, progress=pause)
     return {"analysis_run": result.run_id, "findings": result.summary.to_dict()}
 
 
 def _weekly_report(ctx: JobContext, now: datetime) -> dict[str, Any]:
-    from registry.reports import SmtpSettings, deliver_weekly_report, generate_weekly_report
+    from registry.reports import deliver_weekly_report, generate_weekly_report
 
     sessions = ctx.sessions()
     with session_scope(sessions) as session:
         result = generate_weekly_report(session, now=now, timezone=ctx.timezone,
                                         out_dir=ctx.report_dir)
     summary: dict[str, Any] = result.to_dict()
-    smtp = SmtpSettings.from_env()
+    smtp = ctx.settings.smtp
     if smtp is not None:  # only once the reports are committed
         with session_scope(sessions) as session:
             deliveries = deliver_weekly_report(session, result, smtp)
@@ -151,18 +152,15 @@ def _sunset(ctx: JobContext, now: datetime) -> dict[str, Any]:
     return {"retired": retired, "today": today.isoformat()}
 
 
+def _job(name: str, body: JobBody) -> JobDefinition:
+    """A job whose default schedule and description are declared with its schedule setting."""
+    default_schedule, description = SchedulerSettings.jobs()[name]
+    return JobDefinition(name, default_schedule, description, body)
+
+
 JOBS: dict[str, JobDefinition] = {job.name: job for job in (
-    JobDefinition("rollups", "0 * * * *",
-                  "Check the daily usage rollups (kept at ingest): who read in the last day, "
-                  "and which readers are not registered.", _rollups),
-    JobDefinition("snapshots", "*/15 * * * *",
-                  "Compute importance for new labelled snapshots.", _snapshots),
-    JobDefinition("analysis", "0 2 * * *",
-                  "Run every detector and record the findings (one transaction).", _analysis),
-    JobDefinition("weekly_report", "0 8 * * mon",
-                  "Write, store and e-mail the weekly deprecation report.", _weekly_report),
-    JobDefinition("sunset", "30 0 * * *",
-                  "Retire deprecated features whose sunset date has passed.", _sunset),
+    _job("rollups", _rollups), _job("snapshots", _snapshots), _job("analysis", _analysis),
+    _job("weekly_report", _weekly_report), _job("sunset", _sunset),
 )}
 
 

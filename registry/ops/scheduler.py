@@ -8,23 +8,18 @@ time, and `registry.ops.jobs.execute_job` lets exactly one of them run it (a uni
 fire time (every instance was down) is run once on start: ``coalesce=True`` and a generous
 ``misfire_grace_time``.
 
-Schedules are cron expressions in one timezone (``FEATREG_REPORT_TIMEZONE``); see
-`SchedulerSettings.documentation` for every setting.
+Schedules are cron expressions in one timezone (``FEATREG_REPORT_TIMEZONE``): the scheduler
+section of the settings (`registry.core.settings.SchedulerSettings`) declares every one.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import threading
 import time
-from collections.abc import Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.executors.base import run_job
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -32,11 +27,10 @@ from apscheduler.job import Job
 from apscheduler.jobstores.base import ConflictingIdError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from registry.core.settings import SettingsError
+from registry.core.settings import FeatregSettings, SchedulerSettings, parse_schedule
 from registry.ops.jobs import JOBS, JobContext, JobOutcome, execute_job
 from registry.ops.leases import new_holder
 from registry.store import models as m
@@ -44,6 +38,7 @@ from registry.store.db import check_schema, database_url, get_engine
 
 __all__ = [
     "SchedulerSettings",
+    "job_context",
     "job_overview",
     "parse_schedule",
     "run_job_now",
@@ -51,129 +46,14 @@ __all__ = [
     "start_background_scheduler",
 ]
 
-DEFAULT_MISFIRE_GRACE = 31 * 24 * 3600.0
-_WEEKDAY_NUMBER = re.compile(r"(?<![\d/])\d")
 
-
-def parse_schedule(expression: str, timezone: ZoneInfo) -> CronTrigger | None:
-    """A cron trigger from ``minute hour day month day-of-week`` (five fields) or with a
-    leading seconds field (six fields); ``off`` disables the job (None).
-
-    Day-of-week must use names (``mon``, ``mon-fri``): APScheduler 3 numbers days from Monday
-    = 0, unlike cron, so numbers would silently shift by a day.
-    """
-    text = expression.strip()
-    if text.lower() in ("off", "disabled", "none", ""):
-        return None
-    fields = text.split()
-    if len(fields) not in (5, 6):
-        raise ValueError(f"{expression!r} has {len(fields)} fields; a schedule has 5 "
-                         "(minute hour day month day-of-week) or 6 (with seconds first)")
-    second = fields[0] if len(fields) == 6 else "0"
-    minute, hour, day, month, day_of_week = fields[-5:]
-    if _WEEKDAY_NUMBER.search(day_of_week):
-        raise ValueError(f"{expression!r}: write day-of-week as names (mon, tue, ..., sun; "
-                         "mon-fri), not numbers")
-    return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
-                       day_of_week=day_of_week, timezone=timezone)
-
-
-def _number(environ: Mapping[str, str], variable: str, default: float, minimum: float) -> float:
-    raw = environ.get(variable)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{variable}={raw!r} is not a number") from None
-    if not value >= minimum:
-        raise SettingsError(f"{variable}={raw!r} must be at least {minimum}")
-    return value
-
-
-@dataclass(frozen=True)
-class SchedulerSettings:
-    """Schedules and scheduler options. Construct with keywords or `SchedulerSettings.from_env`."""
-
-    schedules: Mapping[str, str] = field(
-        default_factory=lambda: {name: job.default_schedule for name, job in JOBS.items()})
-    timezone: str = "UTC"
-    lease_ttl: float = 60.0
-    misfire_grace: float = DEFAULT_MISFIRE_GRACE
-    report_dir: str | None = None
-    test_job_sleep: float = 0.0
-
-    def __post_init__(self) -> None:
-        unknown = set(self.schedules) - set(JOBS)
-        if unknown:
-            raise SettingsError(f"no job named {', '.join(sorted(unknown))}; jobs are "
-                                f"{', '.join(JOBS)}")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise SettingsError(f"FEATREG_REPORT_TIMEZONE={self.timezone!r} is not an IANA "
-                                "timezone (e.g. Europe/Berlin)") from None
-        for name, expression in self.schedules.items():
-            try:
-                parse_schedule(expression, self.zone)
-            except ValueError as exc:
-                raise SettingsError(f"{self.env_name(name)}: {exc}") from None
-
-    @staticmethod
-    def env_name(job: str) -> str:
-        return f"FEATREG_SCHEDULE_{job.upper()}"
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any
-                 ) -> SchedulerSettings:
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {
-            "schedules": {name: environ.get(cls.env_name(name), job.default_schedule)
-                          for name, job in JOBS.items()},
-            "timezone": environ.get("FEATREG_REPORT_TIMEZONE", "UTC"),
-            "lease_ttl": _number(environ, "FEATREG_SCHEDULER_LEASE_TTL", 60.0, 1.0),
-            "misfire_grace": _number(environ, "FEATREG_SCHEDULER_MISFIRE_GRACE",
-                                     DEFAULT_MISFIRE_GRACE, 1.0),
-            "report_dir": environ.get("FEATREG_REPORT_DIR") or None,
-            "test_job_sleep": _number(environ, "FEATREG_TEST_JOB_SLEEP", 0.0, 0.0),
-        }
-        return cls(**{**values, **overrides})
-
-    @classmethod
-    def documentation(cls) -> list[tuple[str, str, str]]:
-        """One row per setting: (environment variable, default, what it does)."""
-        rows = [(cls.env_name(name), job.default_schedule,
-                 f"When the `{name}` job runs: {job.description} Cron fields minute hour day "
-                 "month day-of-week (day names), optionally seconds first; `off` disables it.")
-                for name, job in JOBS.items()]
-        rows += [
-            ("FEATREG_REPORT_TIMEZONE", "UTC", "IANA timezone of every schedule, of report "
-             "weeks (Monday 00:00 to Monday 00:00) and of sunset dates."),
-            ("FEATREG_SCHEDULER_LEASE_TTL", "60", "Seconds a job's lease lasts without renewal "
-             "(renewed every third of it while the job runs): how long other instances wait "
-             "before taking over from an instance that died."),
-            ("FEATREG_SCHEDULER_MISFIRE_GRACE", str(int(DEFAULT_MISFIRE_GRACE)), "Seconds a "
-             "missed fire time may be late and still run (once, coalesced) on start."),
-            ("FEATREG_REPORT_DIR", "(none)", "Folder where the weekly job also writes the "
-             "report files; reports are always stored in the database."),
-            ("FEATREG_TEST_JOB_SLEEP", "0", "Tests only: seconds the analysis job pauses at "
-             "each step, to kill a scheduler in the middle of a job."),
-        ]
-        return rows
-
-    def triggers(self) -> dict[str, CronTrigger]:
-        """The enabled jobs' triggers."""
-        found = {name: parse_schedule(expr, self.zone) for name, expr in self.schedules.items()}
-        return {name: trigger for name, trigger in found.items() if trigger is not None}
-
-    def context(self, url: str, holder: str) -> JobContext:
-        return JobContext(url=url, holder=holder, timezone=self.zone, lease_ttl=self.lease_ttl,
-                          report_dir=Path(self.report_dir) if self.report_dir else None,
-                          test_job_sleep=self.test_job_sleep)
+def job_context(settings: SchedulerSettings, url: str, holder: str) -> JobContext:
+    """What every execution of this scheduler instance needs: the database, the holder name,
+    the scheduler's section and the rest of the settings (read now, from the environment)."""
+    return JobContext(url=url, holder=holder, timezone=settings.zone, lease_ttl=settings.lease_ttl,
+                      report_dir=Path(settings.report_dir) if settings.report_dir else None,
+                      test_job_sleep=settings.test_job_sleep,
+                      settings=FeatregSettings.from_env(scheduler=settings))
 
 
 def run_scheduled(name: str, *, ctx: JobContext | None = None,
@@ -257,7 +137,7 @@ def start_background_scheduler(url: str | None = None,
     url = database_url(url)
     engine = get_engine(url)
     check_schema(engine)
-    ctx = settings.context(url, holder or new_holder())
+    ctx = job_context(settings, url, holder or new_holder())
     scheduler = BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=engine,
                                                  tablename=m.SchedulerJob.__tablename__)},
@@ -295,7 +175,7 @@ def run_job_now(url: str | None, name: str, settings: SchedulerSettings | None =
                 ) -> JobOutcome:
     """Run one job now, through the same claim and lease as scheduled executions."""
     settings = settings or SchedulerSettings.from_env()
-    ctx = settings.context(database_url(url), new_holder())
+    ctx = job_context(settings, database_url(url), new_holder())
     outcome = execute_job(ctx, name, scheduled_for=datetime.now(UTC), trigger="manual")
     assert outcome is not None  # a fresh fire time cannot be claimed already
     return outcome

@@ -1,7 +1,8 @@
 """E-mail delivery of team reports over SMTP, with retries, recorded in ``report_deliveries``.
 
-Configured by ``FEATREG_SMTP_*`` variables (`SmtpSettings.from_env`); without
-``FEATREG_SMTP_HOST`` nothing is sent and reports stay in files and the UI. Deliveries are
+Configured by the smtp section of the settings (`registry.core.settings.SmtpSettings`,
+``FEATREG_SMTP_*``); without ``FEATREG_SMTP_HOST`` nothing is sent and reports stay in files
+and the UI. Deliveries are
 recorded in the caller's unit of work (the job or command opens it after the report itself was
 committed): a delivery that keeps failing leaves its attempts and last error behind, and a
 report already sent to a recipient is not sent again.
@@ -9,11 +10,10 @@ report already sent to a recipient is not sent again.
 
 from __future__ import annotations
 
-import os
 import smtplib
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -22,75 +22,14 @@ from email.utils import formatdate, make_msgid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry.core.settings import SettingsError
+from registry.core.settings import SmtpSettings
 from registry.store import models as m
 
 __all__ = ["DeliveryResult", "Mail", "SmtpSettings", "build_message", "deliver", "deliver_all",
            "send_message"]
 
-
-def _flag(raw: str, variable: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise SettingsError(f"{variable}={raw!r} is not true or false")
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int = 25
-    user: str | None = None
-    password: str | None = None
-    sender: str = "featreg@localhost"
-    starttls: bool = False
-    attempts: int = 3
-    backoff: float = 2.0
-    """Seconds before the second attempt; doubled before each further one."""
-    timeout: float = 30.0
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpSettings | None:
-        environ = os.environ if environ is None else environ
-        host = environ.get("FEATREG_SMTP_HOST", "").strip()
-        if not host:
-            return None
-        starttls = _flag(environ.get("FEATREG_SMTP_STARTTLS", ""), "FEATREG_SMTP_STARTTLS")
-        numbers: dict[str, float] = {}
-        for key, variable, default in (("port", "FEATREG_SMTP_PORT", 587 if starttls else 25),
-                                       ("attempts", "FEATREG_SMTP_ATTEMPTS", 3),
-                                       ("backoff", "FEATREG_SMTP_BACKOFF", 2.0)):
-            raw = environ.get(variable)
-            try:
-                numbers[key] = float(raw) if raw is not None else float(default)
-            except ValueError:
-                raise SettingsError(f"{variable}={raw!r} is not a number") from None
-        if numbers["attempts"] < 1 or numbers["backoff"] < 0:
-            raise SettingsError("FEATREG_SMTP_ATTEMPTS must be at least 1 and "
-                                "FEATREG_SMTP_BACKOFF not negative")
-        return cls(host=host, port=int(numbers["port"]),
-                   user=environ.get("FEATREG_SMTP_USER") or None,
-                   password=environ.get("FEATREG_SMTP_PASSWORD") or None,
-                   sender=environ.get("FEATREG_SMTP_FROM") or "featreg@localhost",
-                   starttls=starttls, attempts=int(numbers["attempts"]),
-                   backoff=numbers["backoff"])
-
-    @staticmethod
-    def documentation() -> list[tuple[str, str, str]]:
-        return [
-            ("FEATREG_SMTP_HOST", "(none)", "SMTP server; unset means no e-mail delivery."),
-            ("FEATREG_SMTP_PORT", "25 (587 with STARTTLS)", "SMTP port."),
-            ("FEATREG_SMTP_USER", "(none)", "Login user, if the server needs one."),
-            ("FEATREG_SMTP_PASSWORD", "(none)", "Login password."),
-            ("FEATREG_SMTP_FROM", "featreg@localhost", "Sender address of report e-mails."),
-            ("FEATREG_SMTP_STARTTLS", "false", "Upgrade the connection with STARTTLS."),
-            ("FEATREG_SMTP_ATTEMPTS", "3", "Attempts per recipient before a delivery is "
-             "recorded as failed."),
-            ("FEATREG_SMTP_BACKOFF", "2", "Seconds before the second attempt, doubled before "
-             "each further one."),
-        ]
+SMTP_TIMEOUT = 30.0
+"""Seconds to wait for the mail server at each step of a connection."""
 
 
 def build_message(settings: SmtpSettings, recipient: str, subject: str, text: str,
@@ -107,7 +46,7 @@ def build_message(settings: SmtpSettings, recipient: str, subject: str, text: st
 
 def send_message(settings: SmtpSettings, message: EmailMessage) -> None:
     """Send one message; raises smtplib.SMTPException or OSError on failure."""
-    with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
+    with smtplib.SMTP(settings.host, settings.port, timeout=SMTP_TIMEOUT) as smtp:
         if settings.starttls:
             smtp.starttls(context=ssl.create_default_context())
         if settings.user:

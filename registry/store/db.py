@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,14 +16,14 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.core.errors import SchemaOutdated
+from registry.core.settings import DatabaseSettings
 
-DEFAULT_URL = "sqlite:///featreg.db"
 MIGRATIONS_DIR = Path(str(files("featreg.migrations")))
 
 
 def database_url(url: str | None = None) -> str:
     """The URL to use: explicit, else FEATREG_DATABASE_URL, else SQLite in the working directory."""
-    url = url or os.environ.get("FEATREG_DATABASE_URL") or DEFAULT_URL
+    url = url or DatabaseSettings.from_env().url
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     elif url.startswith("postgres://"):
