@@ -246,6 +246,21 @@ class WebSettings(Section):
     graph_cache_dir: OptionalText = setting(None, "Folder of an optional on-disk graph cache.")
     graph_node_limit: Whole = setting(500, "Largest graph drawn at once (nodes).")
     data_dir: str = setting("featreg-data", "Folder where uploaded snapshots are kept.")
+    reads_need_token: Flag = setting(
+        False, "When true, pages and GET API requests need a token or a sign-in too (writes "
+        "always do).")
+    sso_user_header: OptionalText = setting(
+        None, "Header in which a trusted single-sign-on proxy names the user (off when unset; "
+        "set it only behind a proxy that strips the header from clients).")
+    sso_team_header: OptionalText = setting(
+        None, "Header in which that proxy names the user's team (the team scope of writes).")
+    sso_admin_teams: OptionalText = setting(
+        None, "Comma-separated teams whose proxy users are admins.")
+    allowed_hosts: OptionalText = setting(
+        None, "Comma-separated host names the server answers to (the Host header; refuses "
+        "DNS rebinding). Unset: localhost, 127.0.0.1, ::1 and the host `featreg serve` binds.")
+    max_upload_bytes: Whole = setting(
+        512 * 2**20, "Largest snapshot upload accepted over HTTP (bytes); larger is 413.")
 
 
 class DatabaseSettings(Section):
