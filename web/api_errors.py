@@ -5,7 +5,7 @@ Errors (`registry.wire.error_payload`, the format the HTTP SDK turns back into t
 exceptions): ``{"error", "type", "message", "status", "problems"}`` with InvalidInput → 400 and
 every problem listed, NotFound → 404, any other FeatregError → 400. Malformed bodies (not JSON,
 a gzip stream that does not decompress) are 400, unknown content encodings 415, bodies over
-`MAX_BODY_BYTES` (after decompression) 413.
+`MAX_BODY_BYTES` (after decompression) 413, JSON nested deeper than `MAX_JSON_DEPTH` 400.
 
 Cross-site protection (these endpoints take no cookies, but a browser on the intranet could be
 made to post to them by another site): JSON bodies must be sent as ``application/json`` (a
@@ -27,6 +27,9 @@ from registry.core.errors import FeatregError
 from registry.wire import error_payload
 
 MAX_BODY_BYTES = 64 * 2**20
+MAX_JSON_DEPTH = 64
+"""Arrays and objects nested deeper than this are refused (400): no Featreg body needs more,
+and deeper ones would exhaust the stack of whatever walks them."""
 
 
 def _featreg_error(exc: FeatregError) -> Response:
@@ -84,9 +87,32 @@ def request_json() -> Any:
     if not data.strip():
         abort(400, description="the request has no body: send a JSON document")
     try:
-        return json.loads(data)
+        body = json.loads(data)
+        too_deep = _nested_deeper_than(body, MAX_JSON_DEPTH)
     except (ValueError, UnicodeDecodeError) as exc:
         abort(400, description=f"the body is not valid JSON: {exc}")
+    except RecursionError:  # deeper than the decoder's own stack
+        too_deep = True
+    if too_deep:
+        abort(400, description=f"the body nests arrays and objects more than {MAX_JSON_DEPTH} "
+                               "levels deep")
+    return body
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` levels (checked without recursion, so
+    the check cannot itself run out of stack)."""
+    if type(value) is not dict and type(value) is not list:
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        for child in item.values() if type(item) is dict else item:
+            if type(child) is dict or type(child) is list:
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def request_object() -> dict[str, Any]:

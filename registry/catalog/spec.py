@@ -235,7 +235,39 @@ _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoade
 
 
 class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
-    """libyaml's parser when available (5x faster), our constructors for line numbers."""
+    """libyaml's parser when available (5x faster), our constructors for line numbers.
+
+    Aliases (``*name``, and merges ``<<: *name``) are refused before anything is built: a few
+    hundred bytes of nested aliases expand to billions of values (the "billion laughs").
+    Duplicate keys are all collected (``duplicates``) rather than stopping at the first.
+    """
+
+    duplicates: list[tuple[str, int]]
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        _refuse_aliases(node)
+        self.duplicates = []
+        return super().construct_document(node)
+
+
+def _refuse_aliases(root: yaml.Node) -> None:
+    """Raise if any node is reached twice (what an alias is once composed); iterative, so
+    neither depth nor the would-be expansion costs more than one pass over the text's nodes."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, "YAML anchors and aliases (&name, *name, <<: *name) are not "
+                "allowed in specs: write the values out", node.start_mark)
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                stack.append(key_node)
+                stack.append(value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineMap:
@@ -246,9 +278,8 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineMap:
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if key in result:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            loader.duplicates.append((f"duplicate key {key!r}", key_node.start_mark.line + 1))
+            continue
         result[key] = loader.construct_object(value_node, deep=True)
         result.key_lines[str(key)] = key_node.start_mark.line + 1
     return result
@@ -341,17 +372,31 @@ def parse_documents(documents: Iterable[tuple[str, str]], *, defer: bool = False
             gc.enable()
 
 
+def _load_yaml(text: str) -> tuple[Any, list[tuple[str, int]]]:
+    """One YAML document, and every duplicate key in it (message, line)."""
+    loader = _LineLoader(text)
+    try:
+        return loader.get_single_data(), getattr(loader, "duplicates", [])
+    finally:
+        loader.dispose()
+
+
 def _parse_documents(documents: Iterable[tuple[str, str]], *, defer: bool) -> Spec:
     spec = Spec()
     problems = spec.problems
     for fname, text in documents:
         try:
-            doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+            doc, duplicates = _load_yaml(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
             reason = getattr(exc, "problem", None) or str(exc)
             line = mark.line + 1 if mark else None
             problems.append(Problem(f"malformed YAML: {reason}", file=fname, line=line))
+            spec.complete = False
+            continue
+        if duplicates:
+            problems.extend(Problem(f"malformed YAML: {message}", file=fname, line=line)
+                            for message, line in duplicates)
             spec.complete = False
             continue
         if doc is None:
@@ -406,6 +451,11 @@ def load_spec(paths: Iterable[str | Path], *, defer: bool = False) -> Spec:
             documents.append((str(path), path.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(f"cannot read: {exc}", file=str(path)))
+    # the files that could be read are still checked, so every file's problems show at once
+    spec = parse_documents(documents, defer=True)
     if problems:
-        raise InvalidInput(problems)
-    return parse_documents(documents, defer=defer)
+        spec.problems[:0] = problems
+        spec.complete = False
+    if spec.problems and not defer:
+        raise InvalidInput(spec.problems)
+    return spec
