@@ -103,6 +103,7 @@ def test_plan_on_an_empty_catalog_creates_everything_in_dependency_order() -> No
     assert created["ctr_model"].after == {
         "kind": "model", "owner": "ads", "description": "", "version": None,
         "features": ["user_clicks_7d", "user_ctr_7d"], "produces": ["ctr_model.scores"],
+        "stage": "development",
     }
     assert all(c.before is None and c.changes == () for c in plan.changes)
 

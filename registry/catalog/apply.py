@@ -36,13 +36,15 @@ def _row(kind: str, f: Fields, team_ids: dict[str, int], now: datetime) -> dict[
                            "kind": f.get("kind")}
     if kind == "sources":
         row["freshness"] = f["freshness"]
+        row["readiness"] = f.get("readiness")
     elif kind == "consumers":
         row["version"] = f["version"]
+        row["stage"] = f.get("stage") or "development"
     elif kind == "features":
         del row["kind"]
         row.update(dtype=f["dtype"], bundle=f["bundle"], status=f["status"],
                    sunset=_date(f["sunset"]), deprecation_reason=f["reason"], cost=f["cost"],
-                   created=_dt(f["created"], now))
+                   created=_dt(f["created"], now), expect=f.get("expect"))
     return row
 
 

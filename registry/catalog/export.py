@@ -21,7 +21,7 @@ from registry.catalog.state import Fields, load_state
 __all__ = ["export_documents", "export_spec"]
 
 OBJECT_KINDS = ("sources", "features", "consumers")
-DEFAULTS: dict[str, Any] = {"description": "", "status": "active"}
+DEFAULTS: dict[str, Any] = {"description": "", "status": "active", "stage": "development"}
 
 
 def _entry(name: str, fields: Fields) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from Python is checked exactly like one applied from a file.
 from __future__ import annotations
 
 import gc
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from registry.core.durations import InvalidDuration, parse_duration
 from registry.core.errors import InvalidInput, Problem
 from registry.core.names import NAME_LENGTH
 
@@ -39,6 +41,11 @@ SourceKind = Literal["table", "stream", "file", "api", "model_output"]
 DType = Literal["int", "float", "bool", "string", "category", "timestamp", "vector"]
 ConsumerKind = Literal["model", "service", "job", "dashboard", "notebook"]
 Status = Literal["active", "deprecated", "retired"]
+Readiness = Literal["A", "B", "C"]
+Stage = Literal["development", "staging", "production"]
+READINESS_LEVELS = ("C", "B", "A")
+"""Data readiness levels, lowest first (unset: not assessed)."""
+STAGES = ("development", "staging", "production")
 
 
 def _check_name(value: str) -> str:
@@ -72,6 +79,9 @@ def _no_nul(value: Any, where: str = "") -> None:
         raise ValueError(f"{where or 'a value'} contains a NUL character (\\x00)")
     if isinstance(value, list):
         for item in value:
+            _no_nul(item, where)
+    if isinstance(value, Mapping):
+        for item in value.values():
             _no_nul(item, where)
 
 
@@ -111,8 +121,60 @@ class SourceSpec(_Entry):
     description: str = ""
     produced_by: str | None = None
     freshness: str | None = Field(default=None, max_length=64)
+    readiness: Readiness | None = None
 
     _d = field_validator("description")(classmethod(lambda cls, v: _check_description(v)))
+
+    @field_validator("freshness")
+    @classmethod
+    def _freshness(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        try:
+            parse_duration(v)
+        except InvalidDuration as exc:
+            raise ValueError(str(exc)) from None
+        return v.strip()
+
+
+ExpectValue = bool | int | float | str
+
+
+class ExpectSpec(BaseModel):
+    """What a feature's values must satisfy (checked against each snapshot)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+    min: float | None = None
+    max: float | None = None
+    max_null_fraction: float | None = Field(default=None, ge=0, le=1)
+    values: list[ExpectValue] | None = Field(default=None, min_length=1)
+
+    @field_validator("min", "max")
+    @classmethod
+    def _finite(cls, v: float | None) -> float | None:
+        if v is not None and not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        return v
+
+    @field_validator("values")
+    @classmethod
+    def _values(cls, v: list[ExpectValue] | None) -> list[ExpectValue] | None:
+        if v is not None and len({repr(x) for x in v}) != len(v):
+            raise ValueError("values are listed more than once")
+        return v
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ExpectSpec:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:g}) is greater than max ({self.max:g})")
+        if all(v is None for v in (self.min, self.max, self.max_null_fraction, self.values)):
+            raise ValueError("an expectation needs min, max, max_null_fraction or values")
+        return self
+
+    def as_fields(self) -> dict[str, Any]:
+        """The stored form: only the keys that are set."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
 class FeatureSpec(_Entry):
@@ -129,6 +191,7 @@ class FeatureSpec(_Entry):
     replacement: str | None = None
     reason: str | None = None
     cost: float | None = None
+    expect: ExpectSpec | None = None
 
     _d = field_validator("description", "reason")(
         classmethod(lambda cls, v: v if v is None else _check_description(v)))
@@ -174,10 +237,14 @@ class ConsumerSpec(_Entry):
     version: str | None = Field(default=None, max_length=64)
     features: list[str] = []
     produces: list[str] = []
+    stage: Stage = "development"
 
     _d = field_validator("description")(classmethod(lambda cls, v: _check_description(v)))
     _refs = field_validator("features", "produces")(classmethod(lambda cls, v: _check_names(v)))
 
+
+NESTED_MODELS: dict[str, type[BaseModel]] = {"expect": ExpectSpec}
+"""Fields whose value is itself a mapping with its own fields (for unknown-field messages)."""
 
 SPEC_MODELS: dict[str, type[_Entry]] = {
     "teams": TeamSpec,
@@ -341,8 +408,9 @@ def validate_entry(
             fld = loc[0] if loc else None
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
-                allowed = ", ".join(model.model_fields)
-                msg = f"unknown field {fld!r} (allowed: {allowed})"
+                fields_of = NESTED_MODELS.get(loc[0], model) if len(loc) > 1 else model
+                allowed = ", ".join(fields_of.model_fields)
+                msg = f"unknown field {'.'.join(loc)!r} (allowed: {allowed})"
             elif err["type"] == "missing":
                 msg = f"missing required field {fld!r}"
             elif fld:

@@ -70,16 +70,17 @@ def load_state(session: Session, only: Mapping[str, Collection[str]] | None = No
 
     producer = aliased(m.Consumer)
     source_names: dict[int, str] = {}
-    for sid, name, kind, owner_id, description, produced_by, freshness in session.execute(
+    for (sid, name, kind, owner_id, description, produced_by, freshness,
+         readiness) in session.execute(
         select(m.Source.id, m.Source.name, m.Source.kind, m.Source.owner_id,
-               m.Source.description, producer.name, m.Source.freshness)
+               m.Source.description, producer.name, m.Source.freshness, m.Source.readiness)
         .outerjoin(producer, producer.id == m.Source.produced_by_id)
         .where(pick.names("sources", m.Source.name))
     ):
         source_names[sid] = name
         state.sources[name] = {
             "kind": kind, "owner": team_names[owner_id], "description": description or "",
-            "produced_by": produced_by, "freshness": freshness,
+            "produced_by": produced_by, "freshness": freshness, "readiness": readiness,
         }
 
     replacement = aliased(m.Feature)
@@ -87,7 +88,7 @@ def load_state(session: Session, only: Mapping[str, Collection[str]] | None = No
         select(m.Feature.id, m.Feature.name, m.Feature.owner_id, m.Feature.dtype,
                m.Feature.description, m.Feature.bundle, m.Feature.status, m.Feature.sunset,
                replacement.name, m.Feature.deprecation_reason, m.Feature.cost,
-               m.Feature.created)
+               m.Feature.created, m.Feature.expect)
         .outerjoin(replacement, replacement.id == m.Feature.replacement_id)
         .where(pick.names("features", m.Feature.name))
     ).all()
@@ -112,18 +113,18 @@ def load_state(session: Session, only: Mapping[str, Collection[str]] | None = No
                                     .where(pick.ids(m.FeatureTag.feature_id, feature_ids))):
         f_tags[fid].append(tag)
     for (fid, name, owner_id, dtype, description, bundle, status, sunset, replaced_by, reason,
-         cost, created) in feature_rows:
+         cost, created, expect) in feature_rows:
         state.features[name] = {
             "owner": team_names[owner_id], "dtype": dtype, "description": description or "",
             "sources": sorted(f_sources[fid]), "depends_on": sorted(f_deps[fid]),
             "bundle": bundle, "tags": sorted(f_tags[fid]), "created": _iso(created),
             "status": status, "sunset": _iso(sunset), "replacement": replaced_by,
-            "reason": reason, "cost": cost,
+            "reason": reason, "cost": cost, "expect": expect or None,
         }
 
     consumer_rows = session.execute(
         select(m.Consumer.id, m.Consumer.name, m.Consumer.kind, m.Consumer.owner_id,
-               m.Consumer.description, m.Consumer.version)
+               m.Consumer.description, m.Consumer.version, m.Consumer.stage)
         .where(pick.names("consumers", m.Consumer.name))
     ).all()
     consumer_ids = [row[0] for row in consumer_rows]
@@ -141,11 +142,11 @@ def load_state(session: Session, only: Mapping[str, Collection[str]] | None = No
         .where(pick.ids(m.Source.produced_by_id, consumer_ids))
     ):
         produces[producer_id].append(source)
-    for cid, name, kind, owner_id, description, version in consumer_rows:
+    for cid, name, kind, owner_id, description, version, stage in consumer_rows:
         state.consumers[name] = {
             "kind": kind, "owner": team_names[owner_id], "description": description or "",
             "version": version, "features": sorted(c_features[cid]),
-            "produces": sorted(produces[cid]),
+            "produces": sorted(produces[cid]), "stage": stage or "development",
         }
     state.ids = {
         "teams": {v: k for k, v in team_names.items()},

@@ -20,6 +20,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from registry.catalog import lineage
+from registry.catalog.spec import READINESS_LEVELS
+from registry.core.batches import chunks
 from registry.core.errors import NotFound
 from registry.evidence.openlineage import observed_datasets
 from registry.read import evidence
@@ -122,6 +124,7 @@ def feature_detail(session: Session, name: str, *, now: datetime | None = None
         "deprecation_reason": feature.deprecation_reason,
         "replaces": [r["name"] for r in related["replaces"]],
         "bundle": feature.bundle, "cost": feature.cost, "created": iso(feature.created),
+        "expect": feature.expect or None,
         "registered_at": iso(feature.registered_at),
         "tags": tags_of(session, [feature.id]).get(feature.id, []),
         "sources": related["sources"], "depends_on": related["depends_on"],
@@ -151,6 +154,7 @@ def source_detail(session: Session, name: str) -> dict[str, Any]:
     return {
         "name": source.name, "kind": source.kind, "owner": source.owner.name,
         "description": source.description or "", "freshness": source.freshness,
+        "readiness": source.readiness,
         "produced_by": source.produced_by.name if source.produced_by else None,
         "registered_at": iso(source.registered_at), "features": direct,
         "impact": _grouped(impact), "impact_count": len(impact),
@@ -199,6 +203,8 @@ def consumer_detail(session: Session, name: str, *, now: datetime | None = None
         "owner": consumer.owner.name if consumer else None,
         "description": (consumer.description or "") if consumer else "",
         "version": consumer.version if consumer else None,
+        "stage": consumer.stage if consumer else None,
+        "readiness": _closure_readiness(session, [n["name"] for n in closure["source"]]),
         "registered_at": iso(consumer.registered_at) if consumer else None,
         "declared_features": declared, "produces": produces, "reads": reads,
         "undeclared_reads": [r for r in reads if r["feature"] not in declared_names],
@@ -208,6 +214,20 @@ def consumer_detail(session: Session, name: str, *, now: datetime | None = None
         "history": object_history(session, "consumer", name),
         "config_versions": consumer_config_versions(session, name),
     }
+
+
+def _closure_readiness(session: Session, sources: list[str]) -> dict[str, Any]:
+    """The lowest declared readiness among the sources a consumer depends on (C < B < A),
+    the sources at that level, and the sources not assessed."""
+    levels: dict[str, str | None] = {}
+    for chunk in chunks(sorted(set(sources))):
+        levels.update(session.execute(select(m.Source.name, m.Source.readiness)
+                                      .where(m.Source.name.in_(chunk))).tuples().all())
+    assessed = {n: r for n, r in levels.items() if r}
+    lowest = min(assessed.values(), key=READINESS_LEVELS.index) if assessed else None
+    return {"lowest": lowest,
+            "lowest_sources": sorted(n for n, r in assessed.items() if r == lowest),
+            "not_assessed": sorted(n for n, r in levels.items() if not r)}
 
 
 def _observed_io(datasets: list[dict[str, Any]], produces: list[str]) -> dict[str, Any]:

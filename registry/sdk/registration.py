@@ -40,33 +40,35 @@ class Registrations:
                                         "description": description})
 
     def register_source(self, name: str, *, kind: str, owner: str, description: str | None = None,
-                        produced_by: str | None = None, freshness: str | None = None
-                        ) -> Plan | None:
+                        produced_by: str | None = None, freshness: str | None = None,
+                        readiness: str | None = None) -> Plan | None:
         return self._register("sources", {"name": name, "kind": kind, "owner": owner,
                                           "description": description, "produced_by": produced_by,
-                                          "freshness": freshness})
+                                          "freshness": freshness, "readiness": readiness})
 
     def register_feature(
         self, name: str, *, owner: str, dtype: str, description: str | None = None,
         sources: builtins.list[str] | None = None, depends_on: builtins.list[str] | None = None,
         bundle: str | None = None, tags: builtins.list[str] | None = None,
         created: date | datetime | str | None = None, cost: float | None = None,
+        expect: Mapping[str, Any] | None = None,
     ) -> Plan | None:
         """Register (or redeclare whole) a feature. Lifecycle fields are kept as stored."""
         return self._register("features", {
             "name": name, "owner": owner, "dtype": dtype, "description": description,
             "sources": sources, "depends_on": depends_on, "bundle": bundle, "tags": tags,
-            "created": created, "cost": cost,
+            "created": created, "cost": cost, "expect": dict(expect) if expect else None,
         })
 
     def register_consumer(
         self, name: str, *, kind: str, owner: str, features: builtins.list[str] | None = None,
         produces: builtins.list[str] | None = None, description: str | None = None,
-        version: str | None = None,
+        version: str | None = None, stage: str | None = None,
     ) -> Plan | None:
         return self._register("consumers", {
             "name": name, "kind": kind, "owner": owner, "features": features,
             "produces": produces, "description": description, "version": version,
+            "stage": stage,
         })
 
     @contextmanager

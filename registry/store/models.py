@@ -104,6 +104,7 @@ class Source(Base):
         ForeignKey("consumers.id"), index=True
     )
     freshness: Mapped[str | None] = mapped_column(String(64))
+    readiness: Mapped[str | None] = mapped_column(String(1))  # C | B | A; None: not assessed
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     owner: Mapped[Team] = relationship(lazy="joined")
@@ -160,6 +161,7 @@ class Feature(Base):
     deprecation_reason: Mapped[str | None] = mapped_column(Text)
     cost: Mapped[float | None] = mapped_column(Float)
     created: Mapped[datetime] = mapped_column(default=utcnow)
+    expect: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
     changeset_id: Mapped[int | None] = mapped_column(ForeignKey("change_sets.id"), index=True)
 
@@ -176,6 +178,8 @@ class Consumer(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[str | None] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(16), default="development",
+                                       server_default="development")
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     owner: Mapped[Team] = relationship(lazy="joined")
@@ -332,6 +336,9 @@ class Snapshot(Base):
     correlation_threshold: Mapped[float] = mapped_column(Float)
     actor: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    taken_at: Mapped[datetime | None] = mapped_column(index=True)
+    """When the sample was taken (``--taken-at``); None for snapshots registered before it
+    existed, which count as taken when they were registered (``created_at``)."""
 
 
 class SnapshotFeatureStats(Base):
@@ -344,6 +351,10 @@ class SnapshotFeatureStats(Base):
     )
     feature: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True, index=True)
     stats: Mapped[dict[str, Any]] = mapped_column(JSON)
+    profile: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """What comparisons between snapshots need (registry.analysis.stability.profile_column):
+    deciles, null fraction, scale (std, median |x|), top categories with shares, and the
+    correlations with the features it was strongly correlated with before."""
 
 
 class SnapshotCorrelation(Base):
@@ -548,6 +559,23 @@ class OpenLineageDataset(Base):
     first_seen: Mapped[datetime] = mapped_column()
     last_seen: Mapped[datetime] = mapped_column()
     events: Mapped[int] = mapped_column(BigInteger, default=1)
+
+
+class SourceUpdate(Base):
+    """An observed update of a source: a COMPLETE OpenLineage run that wrote it, or a report
+    (`featreg source refreshed`). Kept by source name, like other evidence."""
+
+    __tablename__ = "source_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    at: Mapped[datetime] = mapped_column()
+    how: Mapped[str] = mapped_column(String(16))  # openlineage | reported
+    run_id: Mapped[str | None] = mapped_column(String(255))
+    actor: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_source_updates_source_at", "source", "at"),)
 
 
 # --- Access ---
