@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import authorize
+from conftest import Cli, authorize
+from featreg.web import create_app
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
-from test_api_write import SPEC_YAML, app  # noqa: F401  (the app fixture)
+from test_api_write import SPEC_YAML
 
 from registry.catalog.spec import load_spec, parse_documents
 from registry.core.errors import InvalidInput
@@ -34,13 +35,23 @@ def nested(depth: int) -> str:
     return "[" * depth + "]" * depth
 
 
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def count(url: str, model: Any) -> int:
     with session_scope(session_factory(url)) as session:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 @pytest.fixture
-def http(app: Flask) -> FlaskClient:  # noqa: F811  (the imported fixture)
+def app(db_url: str, tmp_path: Path) -> Flask:
+    return create_app({"DATABASE_URL": db_url, "TESTING": True, "DATA_DIR": str(tmp_path)})
+
+
+@pytest.fixture
+def http(app: Flask) -> FlaskClient:
     client = authorize(app.test_client(), app.config["DATABASE_URL"])
     response = client.post("/api/v1/apply", json={"yaml": SPEC_YAML})
     assert response.status_code == 200, response.get_json()
@@ -118,3 +129,113 @@ def test_json_nested_up_to_the_limit_is_still_read(http: FlaskClient) -> None:
     assert response.status_code == 400
     assert "levels deep" not in response.get_json()["message"]
 
+
+# ----- D6: NUL characters ------------------------------------------------------------------------
+
+NUL = "a\x00b"
+RUN = "3f5e7a1c-0b7e-4c1e-9b8e-2f6d1f0c9a11"
+
+
+def lineage_event(**job: str) -> dict[str, Any]:
+    return {"eventType": "COMPLETE", "eventTime": "2026-11-01T12:00:00Z",
+            "run": {"runId": RUN}, "job": {"namespace": "ns", "name": "job", **job},
+            "inputs": [], "outputs": [], "producer": "tests",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"}
+
+
+@pytest.mark.parametrize(("path", "body", "model"), [
+    ("/api/v1/lineage", lineage_event(name=NUL), m.OpenLineageEvent),
+    ("/api/v1/lineage", lineage_event(namespace=NUL), m.OpenLineageEvent),
+    ("/api/v1/lineage/batch", [lineage_event(name=NUL)], m.OpenLineageEvent),
+    ("/api/v1/usage", [{"ts": "2026-11-01T12:00:00Z", "consumer": NUL,
+                        "feature": "user_clicks_7d"}], m.UsageDaily),
+    ("/api/v1/usage", [{"ts": "2026-11-01T12:00:00Z", "consumer": "ctr_model",
+                        "features": [NUL]}], m.UsageDaily),
+    ("/api/v1/importance", {"consumer": "ctr_model", "values": {"user_clicks_7d": 1.0},
+                            "method": NUL}, m.ImportanceReport),
+    ("/api/v1/importance", {"consumer": "ctr_model", "values": {"user_clicks_7d": 1.0},
+                            "metric": NUL}, m.ImportanceReport),
+    ("/api/v1/importance", {"consumer": "ctr_model", "values": {NUL: 1.0}},
+     m.ImportanceReport),
+    ("/api/v1/apply", {"yaml": SPEC_YAML, "label": NUL}, m.ChangeSet),
+    ("/api/v1/apply", {"yaml": SPEC_YAML.replace("model, owner", 'model, version: "a\\0b", '
+                                                 "owner"), "actor": NUL}, m.ChangeSet),
+    ("/api/v1/features/user_clicks_7d/retire", {"reason": NUL}, m.ChangeSet),
+    ("/api/v1/features/user_clicks_7d/retire", {"actor": NUL}, m.ChangeSet),
+])
+def test_nul_characters_are_a_400_naming_the_field(http: FlaskClient, db_url: str, path: str,
+                                                   body: Any, model: Any) -> None:
+    before = count(db_url, model)
+    response = http.post(path, json=body)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert "NUL" in response.get_data(as_text=True)
+    assert count(db_url, model) == before
+
+
+def test_a_nul_in_the_actor_header_is_a_400(http: FlaskClient, db_url: str) -> None:
+    before = count(db_url, m.ChangeSet)
+    response = http.post("/api/v1/features/user_clicks_7d/retire", json={},
+                         headers={"X-Featreg-Actor": "a\x00b"})
+    assert response.status_code == 400
+    assert count(db_url, m.ChangeSet) == before
+
+
+def test_a_jsonl_line_with_a_nul_is_kept_as_bad_and_the_rest_taken(cli: Cli, db_url: str,
+                                                                   tmp_path: Path) -> None:
+    assert cli("apply", str(write(tmp_path / "spec.yaml", SPEC_YAML))).exit_code == 0
+    good = {"ts": "2026-11-01T12:00:00Z", "consumer": "ctr_model", "feature": "user_clicks_7d"}
+    lines = [good, {**good, "consumer": NUL}, {**good, "feature": NUL}, {**good, "count": 2}]
+    path = tmp_path / "usage.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines)
+                    + '{"ts": "2026-11-01T12:00:00Z", "consumer": "\\ud800", "feature": "x"}\n'
+                    + '{"ts": "2026-11-01T12:00:00Z", "consumer": "a\x00b", "feature": "x"}\n')
+    result = cli("usage", "ingest", str(path))
+    assert result.exit_code in (0, 1), result.output
+    with session_scope(session_factory(db_url)) as session:
+        assert session.scalar(select(func.sum(m.UsageDaily.reads))) == 3
+        reasons = session.scalars(select(m.UsageRejection.reason)
+                                  .order_by(m.UsageRejection.line_number)).all()
+    assert len(reasons) == 4 and all(reasons)
+    assert "NUL" in reasons[0] and "NUL" in reasons[1]
+
+
+# ----- D2: DNS rebinding -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/"), ("GET", "/api/v1/features"),
+                                              ("POST", "/api/v1/apply")])
+def test_a_foreign_host_is_refused_even_with_a_matching_origin(http: FlaskClient, db_url: str,
+                                                               method: str, path: str) -> None:
+    before = count(db_url, m.ChangeSet)
+    response = http.open(path, method=method, json={"spec": {}, "prune": True},
+                         headers={"Host": "evil.example", "Origin": "http://evil.example"})
+    assert response.status_code == 400
+    assert "evil.example" in response.get_data(as_text=True)
+    assert count(db_url, m.ChangeSet) == before
+
+
+@pytest.mark.parametrize("host", ["localhost", "localhost:5000", "127.0.0.1:8080", "[::1]:80"])
+def test_local_hosts_are_allowed_by_default(http: FlaskClient, host: str) -> None:
+    assert http.get("/api/v1/features", headers={"Host": host}).status_code == 200
+
+
+def test_allowed_hosts_come_from_the_setting(app: Flask) -> None:
+    app.config["ALLOWED_HOSTS"] = "registry.example.com, .corp.example"
+    client = app.test_client()
+    for host, status in [("registry.example.com", 200), ("a.corp.example:443", 200),
+                         ("corp.example", 200), ("localhost", 400), ("evil.example", 400),
+                         ("xcorp.example", 400)]:
+        assert client.get("/api/v1/features", headers={"Host": host}).status_code == status, host
+    app.config["ALLOWED_HOSTS"] = None
+    app.config["SERVE_HOST"] = "10.1.2.3"
+    assert client.get("/api/v1/features", headers={"Host": "10.1.2.3:8000"}).status_code == 200
+    app.config["SERVE_HOST"] = "0.0.0.0"  # noqa: S104 - not a bind
+    assert client.get("/api/v1/features", headers={"Host": "0.0.0.0"}).status_code == 400
+
+
+def test_allowed_hosts_from_the_environment(monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+                                            ) -> None:
+    monkeypatch.setenv("FEATREG_ALLOWED_HOSTS", "featreg.example")
+    client = create_app({"DATABASE_URL": sqlite_url, "TESTING": True}).test_client()
+    assert client.get("/api/v1/features", headers={"Host": "featreg.example"}).status_code == 200
+    assert client.get("/api/v1/features").status_code == 400

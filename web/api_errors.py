@@ -5,7 +5,8 @@ Errors (`registry.wire.error_payload`, the format the HTTP SDK turns back into t
 exceptions): ``{"error", "type", "message", "status", "problems"}`` with InvalidInput → 400 and
 every problem listed, NotFound → 404, any other FeatregError → 400. Malformed bodies (not JSON,
 a gzip stream that does not decompress) are 400, unknown content encodings 415, bodies over
-`MAX_BODY_BYTES` (after decompression) 413, JSON nested deeper than `MAX_JSON_DEPTH` 400.
+`MAX_BODY_BYTES` (after decompression) 413, JSON nested deeper than `MAX_JSON_DEPTH` 400, and
+a string holding a NUL or a lone surrogate (text no database can store) 400 naming the field.
 
 Cross-site protection (these endpoints take no cookies, but a browser on the intranet could be
 made to post to them by another site): JSON bodies must be sent as ``application/json`` (a
@@ -16,6 +17,7 @@ request whose ``Origin`` names another site is refused with 403.
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from collections.abc import Mapping
 from typing import Any
@@ -23,7 +25,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from registry.core.errors import FeatregError
+from registry.core.errors import FeatregError, InvalidInput, Problem
+from registry.core.names import text_problem
 from registry.wire import error_payload
 
 MAX_BODY_BYTES = 64 * 2**20
@@ -96,7 +99,33 @@ def request_json() -> Any:
     if too_deep:
         abort(400, description=f"the body nests arrays and objects more than {MAX_JSON_DEPTH} "
                                "levels deep")
+    if _SUSPECT_TEXT.search(data) and (problem := _unstorable_text(body)):
+        raise InvalidInput([Problem(problem[1], field=problem[0])])
     return body
+
+
+_SUSPECT_TEXT = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]")
+"""JSON escapes of a NUL or a UTF-16 surrogate: only a body holding one is searched for text
+that cannot be stored (a NUL, which PostgreSQL refuses, or a lone surrogate)."""
+
+
+def _unstorable_text(value: Any) -> tuple[str, str] | None:
+    """(where, why) for the first string (key or value) that cannot be stored, or None."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if problem := text_problem(item, f"field {where or 'body'!r}"):
+                return where or "body", problem
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                path = f"{where}.{key}" if where else str(key)
+                if problem := text_problem(key, f"a key of {where or 'the body'!r}"):
+                    return where or "body", problem
+                stack.append((child, path))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{index}]") for index, child in enumerate(item))
+    return None
 
 
 def _nested_deeper_than(value: Any, limit: int) -> bool:

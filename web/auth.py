@@ -34,8 +34,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from registry.access.permissions import require
 from registry.access.tokens import Identity, authenticate, authenticate_hash
-from registry.core.errors import Forbidden, Unauthenticated
-from registry.core.names import NAME_LENGTH
+from registry.core.errors import Forbidden, InvalidInput, Problem, Unauthenticated
+from registry.core.names import NAME_LENGTH, text_problem
 from registry.store.db import session_scope
 from registry.wire import ACTOR_HEADER
 
@@ -120,6 +120,8 @@ def actor(body: Mapping[str, Any] | None = None) -> str:
     identity = acting()
     note = request.headers.get(ACTOR_HEADER) or (body or {}).get("actor")
     label = identity.actor
+    if isinstance(note, str) and (problem := text_problem(note, "the actor note")):
+        raise InvalidInput([Problem(problem, field="actor")])
     if isinstance(note, str) and note.strip() and note.strip() != label:
         label = f"{label} ({note.strip()})"
     return label[:NAME_LENGTH]

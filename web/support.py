@@ -129,9 +129,10 @@ class RowId(IntegerConverter):
 
 def init_app(app: Flask) -> None:
     app.url_map.converters["id"] = RowId
-    from . import auth, csrf, filters
+    from . import auth, csrf, filters, hosts
     from .graph_render import SvgRenderer
 
+    hosts.init_app(app)  # first: a request to a foreign host name goes no further
     app.teardown_appcontext(_close_session)
     app.register_error_handler(NotFound, _not_found)
     app.register_error_handler(FeatregError, _bad_input)

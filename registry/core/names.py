@@ -7,7 +7,9 @@ here rather than from the ORM module.
 
 from __future__ import annotations
 
-__all__ = ["NAME_LENGTH", "name_problem"]
+import re
+
+__all__ = ["NAME_LENGTH", "name_problem", "text_problem"]
 
 NAME_LENGTH = 128
 """Most characters in the name of a team, source, feature, consumer, principal or actor."""
@@ -21,4 +23,17 @@ def name_problem(value: object, what: str) -> str | None:
         return f"{what} must be a non-empty string"
     if len(value) > NAME_LENGTH:
         return f"{what} is longer than {NAME_LENGTH} characters"
+    return text_problem(value, what)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text_problem(value: str, what: str) -> str | None:
+    """Why the text ``value`` (of ``what``) cannot be stored, or None: a NUL character (which
+    PostgreSQL refuses in text) or a lone UTF-16 surrogate (which is not Unicode text)."""
+    if "\x00" in value:
+        return f"{what} contains a NUL character (\\x00)"
+    if _SURROGATE.search(value):
+        return f"{what} is not valid Unicode text (it holds a lone surrogate)"
     return None

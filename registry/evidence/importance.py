@@ -32,7 +32,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from registry.core.errors import InvalidInput, NotFound, Problem
-from registry.core.names import name_problem
+from registry.core.names import name_problem, text_problem
 from registry.core.timeparse import InvalidTime, as_utc, parse_time
 from registry.store import models as m
 
@@ -167,6 +167,8 @@ def _check_text(value: str | None, what: str, limit: int, problems: list[Problem
                 **where: Any) -> None:
     if value is not None and len(value) > limit:
         problems.append(Problem(f"{what} is longer than {limit} characters", **where))
+    elif value is not None and (problem := text_problem(value, what)):
+        problems.append(Problem(problem, **where))
 
 
 def _check_value(value: object, problems: list[Problem], **where: Any) -> float | None:

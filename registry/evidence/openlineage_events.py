@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from registry.core.errors import InvalidInput, Problem
-from registry.core.names import NAME_LENGTH
+from registry.core.names import NAME_LENGTH, text_problem
 from registry.core.timeparse import parse_time
 
 __all__ = [
@@ -76,6 +76,8 @@ def _text(obj: dict[str, Any], key: str, where: str, limit: int | None = None) -
         raise Malformed(f"{where}{key} must be a non-empty string")
     if limit is not None and len(value) > limit:
         raise Malformed(f"{where}{key} is longer than {limit} characters")
+    if problem := text_problem(value, f"{where}{key}"):
+        raise Malformed(problem)
     return value
 
 

@@ -294,7 +294,10 @@ def validate_item(item: object) -> UsageEvent | DailyCount | str:
 
 
 def _reject(rejections: list[Rejection], number: int, raw: bytes, reason: str) -> None:
+    # kept as text: undecodable bytes become U+FFFD and a NUL (which PostgreSQL cannot store
+    # in text) is shown escaped
     text = raw[: RAW_TEXT_LIMIT * 4].decode("utf-8", errors="replace").rstrip("\r\n")
+    text = text.replace("\x00", "\\x00")
     rejections.append(Rejection(number, text[:RAW_TEXT_LIMIT], reason))
 
 
