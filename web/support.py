@@ -3,6 +3,7 @@ security headers, and the app-wide helpers (filters, form tokens, the SVG render
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ API_PREFIX = "/api/v1"
 T = TypeVar("T")
 _memo_lock = threading.Lock()
 _memo_locks: dict[str, threading.Lock] = {}
+log = logging.getLogger(__name__)
 
 # Pages may only load what the app serves itself; no inline scripts (a name or a description
 # that smuggles <script> in could not run even if it were ever left unescaped).
@@ -56,6 +58,96 @@ def memo(name: str, version: object, compute: Callable[[], T]) -> T:
         value = compute()
         store[name] = (version, value)
         return value
+
+
+class Latest:
+    """One app-wide value kept current in the background: the value last computed and the
+    version it was computed for. A reader never waits for a recomputation once a value
+    exists: it gets the held one, and at most one thread recomputes at a time."""
+
+    def __init__(self) -> None:
+        self.version: object = None
+        self.value: Any = None
+        self.building: object = None  # the version being computed, None when idle
+        self.lock = threading.Lock()  # guards the three fields above (never held long)
+        self.stored = threading.Condition(self.lock)  # notified when a value is stored
+        self.first = threading.Lock()  # held while the very first value is computed
+
+
+def memo_latest(name: str, version: object,
+                compute: Callable[[object, T | None], T]) -> tuple[object, T]:
+    """The value held for `name` and the version it was computed for: current, or, while a
+    newer one is computed by a background thread, the previous one (a change never makes
+    readers wait: see D9 in issue 11). Only the first value of a process is computed in the
+    caller (and its concurrent callers wait for it). `compute(held_version, held_value)`
+    (None, None for the first) may update the held value rather than start anew; it runs
+    outside any request: it must open its own database session (see `sessions`), never use
+    the request's."""
+    store: dict[str, Latest] = current_app.extensions.setdefault("featreg_latest", {})
+    with _memo_lock:
+        latest = store.setdefault(name, Latest())
+    with latest.lock:
+        held_version, held, building = latest.version, latest.value, latest.building
+    if held_version == version or is_older(version, held_version):
+        return held_version, held
+    if held_version is None:  # nothing to serve yet: compute it here (others wait for it)
+        with latest.first:
+            with latest.lock:
+                if latest.version is not None:
+                    return latest.version, latest.value
+            value = compute(None, None)
+            with latest.lock:
+                latest.version, latest.value = version, value
+            return version, value
+    if building is None:
+        with latest.lock:
+            start = latest.building is None
+            if start:
+                latest.building = version
+        if start:
+            threading.Thread(target=_recompute,
+                             args=(latest, name, version, lambda: compute(held_version, held)),
+                             name=f"featreg-{name}", daemon=True).start()
+    return held_version, held
+
+
+def is_older(version: object, than: object) -> bool:
+    """Whether `version` precedes `than` (a reader that looked before the last change must
+    not set off a recomputation of an older value). Versions are numbers or tuples of
+    numbers that only grow."""
+    if isinstance(version, tuple) and isinstance(than, tuple) and len(version) == len(than):
+        return all(a <= b for a, b in zip(version, than, strict=True))
+    if isinstance(version, int) and isinstance(than, int):
+        return version <= than
+    return False
+
+
+def _recompute(latest: Latest, name: str, version: object, compute: Callable[[], Any]) -> None:
+    try:
+        value = compute()
+    except Exception:  # noqa: BLE001 - logged; the previous value stays, the next reader retries
+        log.exception("recomputing %s for version %r failed", name, version)
+        with latest.lock:
+            latest.building = None
+            latest.stored.notify_all()
+        return
+    with latest.lock:
+        latest.version, latest.value, latest.building = version, value, None
+        latest.stored.notify_all()
+
+
+def await_latest(name: str, version: object, timeout: float) -> tuple[object, Any]:
+    """The value held for `name` once it is current for `version` (or newer), waiting at
+    most `timeout` seconds for the background recomputation (started by `memo_latest`);
+    the held one, whatever its version, when time runs out."""
+    store: dict[str, Latest] = current_app.extensions.setdefault("featreg_latest", {})
+    with _memo_lock:
+        latest = store.setdefault(name, Latest())
+    with latest.lock:
+        latest.stored.wait_for(lambda: latest.version == version
+                               or is_older(version, latest.version)
+                               or latest.building is None, timeout)
+        return latest.version, latest.value
 
 
 def db() -> Session:

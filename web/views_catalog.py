@@ -22,11 +22,24 @@ from registry.read.detail import feature_detail
 from registry.reports import charts
 
 from .graphs import draw, graph_args
-from .support import API_PREFIX, db, memo, respond, svg_response, wants_json
+from .support import (
+    API_PREFIX,
+    await_latest,
+    db,
+    is_older,
+    memo,
+    memo_latest,
+    respond,
+    sessions,
+    svg_response,
+    wants_json,
+)
 
 bp = Blueprint("catalog", __name__)
 api = Blueprint("catalog_api", __name__, url_prefix=API_PREFIX)
 ROW_CACHE_LIMIT = 20_000  # rendered rows kept per worker (about 0.6 kB each)
+FRESH_WAIT = 0.5  # seconds a read-your-writes search waits for the index before using SQL
+OVERLAY_LIMIT = 2_000  # features changed since the index was built whole: then build anew
 
 
 @bp.get("/")
@@ -41,20 +54,69 @@ def home() -> Response:
 def catalog() -> Response:
     session = db()
     query = queries.CatalogQuery.from_args(request.args)
-    version, index = search_index(session)
+    version = queries.search_version(session)
+    held, index = search_index(session, version)
+    current = held == version or is_older(version, held)
+    if not current and wants_fresh():  # read-your-writes: wait for the update (milliseconds)
+        held, index = await_latest("search_index", version, FRESH_WAIT)
+        current = held == version or is_older(version, held)
+    if not current and wants_fresh():  # still behind (a whole rebuild): SQL sees every change
+        page = queries.catalog_page(session, query)
+        if wants_json():
+            return respond("catalog.html", page)
+        return respond("catalog.html", page, query=query, facets=_facets(version)[1],
+                       rows=_rows(page["items"], {}))
     page = queries.catalog_page(session, query, index)
     if wants_json():
         return respond("catalog.html", page)
-    facets = memo("catalog_facets", version, lambda: queries.catalog_facets(session))
-    return respond("catalog.html", page, query=query, facets=facets,
-                   rows=_rows(page["items"], memo("catalog_rows", version, dict)))
+    return respond("catalog.html", page, query=query, facets=_facets(version)[1],
+                   rows=_rows(page["items"], memo("catalog_rows", held, dict)))
 
 
-def search_index(session: Session) -> tuple[object, FeatureSearchIndex]:
-    """The catalog's search index, current for the catalog and its findings (built by the
-    first request after a change, or by `warm_up` when a worker starts)."""
-    version = queries.search_version(session)
-    return version, memo("search_index", version, lambda: FeatureSearchIndex.load(session))
+def wants_fresh() -> bool:
+    """Whether this catalog request must see every change already committed (read your
+    writes), not the search index while a newer one is built: API and JSON requests (the
+    scripts that write, then read back), and any request with ``fresh=1``; ``fresh=0``
+    accepts the index a change may be ahead of (a page a person reads: the next one is
+    current)."""
+    fresh = request.args.get("fresh")
+    if fresh is not None:
+        return fresh not in ("0", "false", "no")
+    return wants_json()
+
+
+def _facets(version: object) -> tuple[object, dict[str, Any]]:
+    factory = sessions()
+
+    def compute(_version: object, _held: object) -> dict[str, Any]:
+        with factory() as session:
+            return queries.catalog_facets(session)
+
+    return memo_latest("catalog_facets", version, compute)
+
+
+def search_index(session: Session, version: object | None = None
+                 ) -> tuple[object, FeatureSearchIndex]:
+    """The catalog's search index and the `search_version` it was built for. After a change
+    set, a background thread reads the features it changed and lays them over the index
+    (`FeatureSearchIndex.updated`: milliseconds); after an analysis run (new findings) or
+    OVERLAY_LIMIT changed features, it builds the index anew (seconds). Requests keep the
+    previous index meanwhile: a write never stalls search. Only a worker's first index is
+    built in a request (or by `warm_up` when the worker starts), which the other catalog
+    requests wait for."""
+    if version is None:
+        version = queries.search_version(session)
+    factory = sessions()
+
+    def load(held_version: object, held: FeatureSearchIndex | None) -> FeatureSearchIndex:
+        with factory() as own:  # a session of its own: it may outlive the request
+            if (held is not None and isinstance(held_version, tuple)
+                    and isinstance(version, tuple) and held_version[1] == version[1]
+                    and held.overlaid < OVERLAY_LIMIT):
+                return held.updated(own, held_version[0])  # catalog changes only
+            return FeatureSearchIndex.load(own)
+
+    return memo_latest("search_index", version, load)
 
 
 def warm_up(app: Flask, say: Callable[[str], None] = lambda _: None) -> None:

@@ -21,17 +21,21 @@ Two implementations with the same answers (a test holds them together):
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from copy import copy
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, case, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from registry.catalog.ngram_index import TrigramIndex
+from registry.core.batches import chunks
 from registry.read.common import ACTIVE_STATUSES, first_line
 from registry.store import models as m
 
@@ -124,6 +128,21 @@ SORT_KEYS: dict[str, Callable[[IndexedFeature], Any]] = {
 LAST_CHAR = "\U0010ffff"
 
 
+def _merge_key(sort: str, phrase: str) -> tuple[Callable[[IndexedFeature], Any], bool]:
+    """The key (and direction) that puts features in the order `find` gives for `sort`."""
+    if sort.lstrip("-") == "relevance" and phrase:
+        def relevance(f: IndexedFeature) -> tuple[int, str]:
+            rank = (0 if f.lname == phrase else 1 if f.lname.startswith(phrase)
+                    else 2 if phrase in f.lname else 3)
+            return rank, f.name
+        return relevance, False
+    if sort == "-name":
+        return SORT_KEYS["name"], True
+    if sort == "-created":
+        return (lambda f: (-f.created.timestamp(), f.name)), False
+    return SORT_KEYS.get(sort.lstrip("-"), SORT_KEYS["name"]), False
+
+
 @dataclass(frozen=True, slots=True)
 class SearchResult:
     """The features a search found: how many, and any slice of them in the asked order
@@ -158,32 +177,51 @@ class FeatureSearchIndex:
         self._lnames = [self.features[i].lname for i in self._by_lname]
         self._orders: dict[str, list[int]] = {}
         self._rank: dict[str, list[int]] = {}
+        # set by `updated`: the whole index this one lays changed features over
+        self._base: FeatureSearchIndex | None = None
+        self._overlay: dict[str, IndexedFeature | None] = {}  # name: now (None: removed)
+        self._extra: FeatureSearchIndex | None = None  # the overlay's features
+        self._gone: list[int] = []  # positions in _base of the overlay's names
 
     @classmethod
     def load(cls, session: Session) -> FeatureSearchIndex:
         """Every feature with its tags and the kinds of its active findings (valid until the
         next change set or analysis run: see `registry.read.lists.search_version`)."""
-        tags: dict[int, list[str]] = defaultdict(list)
-        for fid, tag in session.execute(select(m.FeatureTag.feature_id, m.FeatureTag.tag)
-                                        .order_by(m.FeatureTag.tag)):
-            tags[fid].append(tag)
-        kinds: dict[str, set[str]] = defaultdict(set)
-        for subject, kind in session.execute(
-                select(m.Finding.subject_name, m.Finding.kind).where(
-                    m.Finding.subject_type == "feature",
-                    m.Finding.status.in_(ACTIVE_STATUSES))):
-            kinds[subject].add(kind)
-        rows = session.execute(
-            select(m.Feature.id, m.Feature.name, m.Team.name, m.Feature.status,
-                   m.Feature.dtype, m.Feature.created, m.Feature.description, m.Feature.sunset)
-            .join(m.Team, m.Team.id == m.Feature.owner_id))
-        return cls(
-            IndexedFeature(fid, name, owner, status, dtype, created,
-                           "\n".join([name, description or "", *tags[fid]]).lower(),
-                           name.lower(), first_line(description or ""),
-                           sunset.isoformat() if sunset else None, tuple(tags[fid]),
-                           tuple(sorted(kinds[name])))
-            for fid, name, owner, status, dtype, created, description, sunset in rows)
+        return cls(load_features(session))
+
+    def updated(self, session: Session, since_change_set: int) -> FeatureSearchIndex:
+        """This index with the features that change sets after `since_change_set` added,
+        changed or removed (their audit events name them), read again: a small index of
+        those features laid over this one, which queries merge (milliseconds, where building
+        the whole index takes seconds). The findings are as this index has them: an
+        analysis run needs a whole new index."""
+        names = set(session.scalars(
+            select(m.AuditEvent.object_name).where(m.AuditEvent.changeset_id > since_change_set,
+                                                   m.AuditEvent.object_type == "feature")))
+        current = {f.name: f for f in load_features(session, sorted(names))}
+        return self.with_changes({name: current.get(name) for name in names})
+
+    def with_changes(self, changes: dict[str, IndexedFeature | None]) -> FeatureSearchIndex:
+        """This index with each named feature replaced, added or (None) removed."""
+        base = self._base or self
+        overlay = {**self._overlay, **changes}
+        index = copy(base)
+        index._base = base
+        index._overlay = overlay
+        index._extra = FeatureSearchIndex(f for f in overlay.values() if f is not None)
+        index._gone = sorted(p for p in (base._position(n) for n in overlay) if p is not None)
+        index.features = base.features if not overlay else [
+            *(f for f in base.features if f.name not in overlay), *index._extra.features]
+        return index
+
+    @property
+    def overlaid(self) -> int:
+        """How many features the overlay of `updated` holds (0: a whole index)."""
+        return len(self._overlay)
+
+    def _position(self, name: str) -> int | None:
+        i = bisect_left(self.features, name, key=lambda f: f.name)
+        return i if i < len(self.features) and self.features[i].name == name else None
 
     def _matching(self, text: str, filters: dict[str, str]) -> list[int] | None:
         """Positions (ascending, so in name order) of the features that match; None: all."""
@@ -204,6 +242,28 @@ class FeatureSearchIndex:
         """The matching features in the requested order (`sort` as in CatalogQuery;
         "relevance" as `relevance_order`, then name). `finding`: a kind, or "any" (has an
         active one)."""
+        args = {"owner": owner, "status": status, "tag": tag, "finding": finding, "sort": sort}
+        if self._base is None or self._extra is None:
+            return self._find(text, **args)
+        base, extra, gone = self._base, self._extra, self._gone
+        under = base._find(text, **args)
+        over = extra._find(text, **args)
+        found = base._matching(text, {"owner": owner, "status": status, "tag": tag,
+                                      "finding": finding})
+        hidden = len(gone) if found is None else sum(
+            1 for p in gone if (i := bisect_left(found, p)) < len(found) and found[i] == p)
+        names = set(self._overlay)
+        key, reverse = _merge_key(sort, text.strip().lower())
+
+        def slice_(start: int, stop: int) -> list[IndexedFeature]:
+            kept = [f for f in under.items(0, stop + len(gone)) if f.name not in names]
+            merged = heapq.merge(kept[:stop], over.items(0, stop), key=key, reverse=reverse)
+            return list(islice(merged, start, stop))
+
+        return SearchResult(under.total - hidden + over.total, slice_)
+
+    def _find(self, text: str = "", *, owner: str = "", status: str = "", tag: str = "",
+              finding: str = "", sort: str = "name") -> SearchResult:
         found = self._matching(text, {"owner": owner, "status": status, "tag": tag,
                                       "finding": finding})
         total = len(self.features) if found is None else len(found)
@@ -290,3 +350,35 @@ class FeatureSearchIndex:
             self._rank[sort] = rank
             self._orders[sort] = order
         return order
+
+
+def load_features(session: Session, names: list[str] | None = None) -> list[IndexedFeature]:
+    """Every feature (or those of `names`) as the index holds it: its searchable fields,
+    tags and the kinds of its active findings."""
+    tags: dict[int, list[str]] = defaultdict(list)
+    kinds: dict[str, set[str]] = defaultdict(set)
+    rows: list[Any] = []
+    for part in ([None] if names is None else chunks(names)):
+        feature_rows = (select(m.Feature.id, m.Feature.name, m.Team.name, m.Feature.status,
+                               m.Feature.dtype, m.Feature.created, m.Feature.description,
+                               m.Feature.sunset)
+                        .join(m.Team, m.Team.id == m.Feature.owner_id))
+        tag_rows = select(m.FeatureTag.feature_id, m.FeatureTag.tag).order_by(m.FeatureTag.tag)
+        finding_rows = select(m.Finding.subject_name, m.Finding.kind).where(
+            m.Finding.subject_type == "feature", m.Finding.status.in_(ACTIVE_STATUSES))
+        if part is not None:
+            feature_rows = feature_rows.where(m.Feature.name.in_(part))
+            tag_rows = tag_rows.join(m.Feature, m.Feature.id == m.FeatureTag.feature_id).where(
+                m.Feature.name.in_(part))
+            finding_rows = finding_rows.where(m.Finding.subject_name.in_(part))
+        for fid, tag in session.execute(tag_rows):
+            tags[fid].append(tag)
+        for subject, kind in session.execute(finding_rows):
+            kinds[subject].add(kind)
+        rows.extend(session.execute(feature_rows))
+    return [IndexedFeature(fid, name, owner, status, dtype, created,
+                           "\n".join([name, description or "", *tags[fid]]).lower(),
+                           name.lower(), first_line(description or ""),
+                           sunset.isoformat() if sunset else None, tuple(tags[fid]),
+                           tuple(sorted(kinds[name])))
+            for fid, name, owner, status, dtype, created, description, sunset in rows]
