@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 from registry.catalog.plan import FieldChange, ObjectChange, Plan
 from registry.core.errors import (
+    Conflict,
     FeatregError,
     Forbidden,
     InvalidInput,
@@ -28,11 +29,12 @@ __all__ = ["ACTOR_HEADER", "error_payload", "plan_from_dict", "plan_to_dict", "r
 ACTOR_HEADER = "X-Featreg-Actor"
 ERROR_TYPES: dict[str, type[FeatregError]] = {
     cls.__name__: cls for cls in (FeatregError, InvalidInput, NotFound, SchemaOutdated,
-                                  Unauthenticated, Forbidden)
+                                  Unauthenticated, Forbidden, Conflict)
 }
 STATUS: dict[type[FeatregError], int] = {
-    NotFound: 404, SchemaOutdated: 503, Unauthenticated: 401, Forbidden: 403}
-TITLES = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 503: "Service unavailable"}
+    NotFound: 404, SchemaOutdated: 503, Unauthenticated: 401, Forbidden: 403, Conflict: 409}
+TITLES = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 409: "Conflict",
+          503: "Service unavailable"}
 
 
 
@@ -63,8 +65,8 @@ def plan_from_dict(data: Mapping[str, Any]) -> Plan:
 
 def error_payload(exc: FeatregError) -> tuple[int, dict[str, Any]]:
     """(HTTP status, JSON body) of an error: Unauthenticated 401, Forbidden 403, NotFound 404,
-    SchemaOutdated 503, InvalidInput and any other FeatregError 400 (``type`` tells them
-    apart)."""
+    Conflict 409, SchemaOutdated 503, InvalidInput and any other FeatregError 400 (``type``
+    tells them apart)."""
     status = next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), 400)
     kind = next((c.__name__ for c in type(exc).__mro__ if c.__name__ in ERROR_TYPES),
                 "FeatregError")
@@ -82,5 +84,6 @@ def raise_for_error(status: int, body: Any) -> NoReturn:
     if kind is InvalidInput:
         raise InvalidInput([Problem(**p) for p in data.get("problems") or []])
     if kind is None:
-        kind = {401: Unauthenticated, 403: Forbidden, 404: NotFound}.get(status, FeatregError)
+        kind = {401: Unauthenticated, 403: Forbidden, 404: NotFound,
+                409: Conflict}.get(status, FeatregError)
     raise kind(message)

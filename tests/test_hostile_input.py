@@ -3,7 +3,9 @@ naming the field, or CLI exit 1 with the reason), nothing is stored, and nothing
 
 from __future__ import annotations
 
+import gzip
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -239,3 +241,97 @@ def test_allowed_hosts_from_the_environment(monkeypatch: pytest.MonkeyPatch, sql
     client = create_app({"DATABASE_URL": sqlite_url, "TESTING": True}).test_client()
     assert client.get("/api/v1/features", headers={"Host": "featreg.example"}).status_code == 200
     assert client.get("/api/v1/features").status_code == 400
+
+
+# ----- D7: concurrent applies --------------------------------------------------------------------
+
+
+def test_eight_concurrent_applies_of_one_spec_all_succeed(db_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from registry.catalog import service as catalog
+
+    spec = parse_documents([("spec.yaml", SPEC_YAML)])
+    barrier = threading.Barrier(8)
+
+    def apply(_: int) -> int | None:
+        with session_scope(session_factory(db_url)) as session:
+            barrier.wait()
+            return catalog.apply_spec(session, spec, actor="tester")[1]
+
+    with ThreadPoolExecutor(8) as pool:
+        changesets = list(pool.map(apply, range(8)))
+    assert sum(c is not None for c in changesets) == 1
+    assert count(db_url, m.Feature) == 2 and count(db_url, m.ChangeSet) == 1
+
+
+def test_an_apply_that_keeps_conflicting_is_a_clean_409() -> None:
+    from registry.core.errors import Conflict
+    from registry.wire import error_payload, raise_for_error
+
+    status, body = error_payload(Conflict("another apply changed the catalog"))
+    assert status == 409 and body["type"] == "Conflict"
+    with pytest.raises(Conflict):
+        raise_for_error(status, body)
+
+
+# ----- D8: tracebacks in the CLI -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("sqlite:////nonexistent/folder/featreg.db", "sqlite:////nonexistent/folder/featreg.db"),
+    ("postgresql://bob:s3cret@127.0.0.1:1/featreg", "bob:***@127.0.0.1:1"),
+    ("nonsense://x", "nonsense://x"),
+    ("::::", "::::"),
+    ("mysql://bob:s3cret@localhost/x", "bob:***@localhost"),
+])
+def test_a_database_that_cannot_be_used_is_a_clean_error(url: str, shown: str) -> None:
+    result = Cli(url)("features")
+    assert result.exit_code == 1, result.output
+    assert "cannot use the database" in result.output and shown in result.output
+    assert "s3cret" not in result.output and "Traceback" not in result.output
+
+
+def test_a_file_that_is_not_a_database_is_a_clean_error(tmp_path: Path) -> None:
+    path = write(tmp_path / "notes.db", "not a database\n" * 100)
+    result = Cli(f"sqlite:///{path}")("features")
+    assert result.exit_code == 1 and "is it a Featreg database" in result.output
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"consumer,feature,importance\nctr_model,caf\xe9,1\n", "not UTF-8"),
+    (b"consumer,feature,importance\nctr_model," + b"x" * 200_000 + b",1\n", "field limit"),
+    (gzip.compress(b"consumer,feature,importance\n" + b"ctr_model,f,1\n" * 1000)[:300],
+     "not UTF-8"),
+])
+def test_unreadable_importance_csv_is_a_clean_error(cli: Cli, db_url: str, tmp_path: Path,
+                                                    data: bytes, reason: str) -> None:
+    assert cli("apply", str(write(tmp_path / "spec.yaml", SPEC_YAML))).exit_code == 0
+    path = tmp_path / "importance.csv"
+    path.write_bytes(data)
+    result = cli("importance", "ingest", str(path))
+    assert result.exit_code == 1 and reason in result.output
+    assert count(db_url, m.ImportanceReport) == 0
+
+
+def test_a_truncated_gzip_snapshot_is_a_clean_error(sqlite_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "sample.csv.gz"
+    data = gzip.compress(("a,b\n" + "".join(f"{i},{i * 7919 % 10007}\n" for i in range(50_000))
+                          ).encode())
+    path.write_bytes(data[: len(data) // 2])
+    result = Cli(sqlite_url)("snapshot", "add", str(path))
+    assert result.exit_code == 1 and "truncated" in result.output
+    assert count(sqlite_url, m.Snapshot) == 0
+
+
+@pytest.mark.parametrize("args", [("explain", str(2**70)), ("history", "--limit", str(2**70)),
+                                  ("findings", "ack", str(2**64)),
+                                  ("usage", "rejected", "--limit", str(2**63))])
+def test_huge_numbers_are_a_usage_error(sqlite_url: str, args: tuple[str, ...]) -> None:
+    result = Cli(sqlite_url)(*args)
+    assert result.exit_code == 2 and "range" in result.output
+
+
+def test_a_huge_search_text_is_refused(sqlite_url: str) -> None:
+    result = Cli(sqlite_url)("features", "--search", "x%_" * 40_000)
+    assert result.exit_code == 1 and "limit is 500" in result.output

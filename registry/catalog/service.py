@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from registry.catalog.apply import apply_plan
@@ -21,8 +22,9 @@ from registry.catalog.search import feature_search_condition
 from registry.catalog.spec import KIND_SINGULAR, KINDS, Spec, validate_entry
 from registry.catalog.state import load_state
 from registry.core.batches import IN_LIST
-from registry.core.errors import NotFound, Problem
+from registry.core.errors import Conflict, InvalidInput, NotFound, Problem
 from registry.store import models as m
+from registry.store.savepoints import begin_for_savepoints
 
 
 def resolve_actor(explicit: str | None = None) -> str:
@@ -36,6 +38,9 @@ def resolve_actor(explicit: str | None = None) -> str:
         return "unknown"
 
 
+APPLY_ATTEMPTS = 3
+MAX_SEARCH_CHARS = 500
+"""Longest search text taken (a longer one is refused, not turned into a huge LIKE pattern)."""
 SCOPED_SPEC_LIMIT = IN_LIST  # larger specs (a whole catalog's files) read the whole catalog
 SCOPE_LIMIT = IN_LIST  # objects read by name, each kind in one SQL IN list
 
@@ -56,12 +61,26 @@ def apply_spec(
     check: Callable[[Plan], None] | None = None,
 ) -> tuple[Plan, int | None]:
     """Plan and apply in the caller's transaction; all or nothing. `check` sees the plan
-    before anything is written (the web API refuses another team's objects there)."""
-    plan = plan_spec(session, spec, prune=prune)
-    if check is not None:
-        check(plan)
-    changeset = apply_plan(session, plan, actor=actor, kind=kind, label=label, now=now)
-    return plan, changeset
+    before anything is written (the web API refuses another team's objects there).
+
+    When a concurrent apply creates the same objects between the plan and the writes (a
+    unique-key conflict), the plan is made again in a SAVEPOINT and applied, up to
+    `APPLY_ATTEMPTS` times in all; then it is a `Conflict` (run it again)."""
+    begin_for_savepoints(session)
+    for attempt in range(1, APPLY_ATTEMPTS + 1):
+        try:
+            with session.begin_nested():
+                plan = plan_spec(session, spec, prune=prune)
+                if check is not None:
+                    check(plan)
+                changeset = apply_plan(session, plan, actor=actor, kind=kind, label=label,
+                                       now=now)
+                return plan, changeset
+        except IntegrityError as exc:
+            if attempt == APPLY_ATTEMPTS:
+                raise Conflict("another apply changed the catalog at the same time; nothing "
+                               "was applied: run it again") from exc
+    raise AssertionError("unreachable")
 
 
 def spec_from_entries(entries: Sequence[tuple[str, Mapping[str, Any]]]) -> Spec:
@@ -132,6 +151,9 @@ def list_features(
     search: str | None = None, tag: str | None = None, limit: int | None = None,
     offset: int = 0,
 ) -> list[m.Feature]:
+    if search is not None and len(search) > MAX_SEARCH_CHARS:
+        raise InvalidInput([Problem(f"the search text has {len(search):,} characters; the "
+                                    f"limit is {MAX_SEARCH_CHARS}", field="search")])
     query = select(m.Feature).join(m.Feature.owner).order_by(m.Feature.name)
     if owner:
         query = query.where(m.Team.name == owner)

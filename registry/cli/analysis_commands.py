@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from registry.catalog import lineage
-from registry.cli import AppContext, err, handle_errors, main, out, pass_app
+from registry.cli import ROW_ID, AppContext, err, handle_errors, main, out, pass_app
 from registry.core import timeparse
 from registry.findings import records as findings_service
 from registry.findings.explain import explain_finding
@@ -92,7 +92,7 @@ def _set_status(app: AppContext, finding_id: int, status: str, reason: str,
 
 
 @findings.command("ack")
-@click.argument("finding_id", type=int)
+@click.argument("finding_id", type=ROW_ID)
 @click.option("--reason", required=True, help="Why (kept in the audit trail).")
 @pass_app
 @handle_errors
@@ -102,7 +102,7 @@ def ack(app: AppContext, finding_id: int, reason: str) -> None:
 
 
 @findings.command("suppress")
-@click.argument("finding_id", type=int)
+@click.argument("finding_id", type=ROW_ID)
 @click.option("--reason", required=True, help="Why (kept in the audit trail).")
 @click.option("--until", "until_text", metavar="DATE", help="Suppress until this date "
               "(ISO 8601); default: for good.")
@@ -114,7 +114,7 @@ def suppress(app: AppContext, finding_id: int, reason: str, until_text: str | No
 
 
 @findings.command("reopen")
-@click.argument("finding_id", type=int)
+@click.argument("finding_id", type=ROW_ID)
 @click.option("--reason", required=True)
 @pass_app
 @handle_errors
@@ -124,7 +124,7 @@ def reopen(app: AppContext, finding_id: int, reason: str) -> None:
 
 
 @main.command()
-@click.argument("finding_id", type=int)
+@click.argument("finding_id", type=ROW_ID)
 @pass_app
 @handle_errors
 def explain(app: AppContext, finding_id: int) -> None:

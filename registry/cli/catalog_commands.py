@@ -16,7 +16,7 @@ from registry.catalog import export, lineage
 from registry.catalog import service as catalog
 from registry.catalog.plan import Plan
 from registry.catalog.spec import load_spec
-from registry.cli import AppContext, handle_errors, main, out, pass_app
+from registry.cli import LIMIT, AppContext, handle_errors, main, out, pass_app
 from registry.store.db import session_scope, upgrade
 
 SYMBOL = {"create": "[green]+[/green]", "update": "[yellow]~[/yellow]", "delete": "[red]-[/red]"}
@@ -240,7 +240,7 @@ def retire(app: AppContext, feature: str, reason: str | None) -> None:
 
 @main.command()
 @click.argument("name", required=False)
-@click.option("--limit", default=200, show_default=True)
+@click.option("--limit", default=200, show_default=True, type=LIMIT)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @pass_app
 @handle_errors

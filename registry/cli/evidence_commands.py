@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from registry.cli import AppContext, err, handle_errors, main, out, pass_app
+from registry.cli import LIMIT, ROW_ID, AppContext, err, handle_errors, main, out, pass_app
 from registry.cli.analysis_commands import parse_time
 from registry.core.errors import InvalidInput, Problem
 from registry.evidence import importance as importance_service
@@ -126,8 +126,8 @@ def usage_ingest(app: AppContext, source: str) -> None:
 
 
 @usage_group.command("rejected")
-@click.option("--ingest", "ingest_id", type=int, help="Only lines of this ingest.")
-@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--ingest", "ingest_id", type=ROW_ID, help="Only lines of this ingest.")
+@click.option("--limit", type=LIMIT, default=100, show_default=True)
 @FORMAT
 @pass_app
 @handle_errors
@@ -320,7 +320,7 @@ def snapshot_list(app: AppContext, fmt: str) -> None:
 
 
 @snapshot_group.command("importance")
-@click.argument("snapshot_id", metavar="ID", type=int)
+@click.argument("snapshot_id", metavar="ID", type=ROW_ID)
 @click.option("--repeats", type=click.IntRange(min=1), default=snapshots.DEFAULT_REPEATS,
               show_default=True)
 @click.option("--method", type=click.Choice(["permutation", "leave-one-out"]),

@@ -14,7 +14,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from registry.cli import AppContext, err, handle_errors, main, out, pass_app
+from registry.cli import LIMIT, ROW_ID, AppContext, err, handle_errors, main, out, pass_app
 from registry.cli.analysis_commands import parse_time
 from registry.core.errors import FeatregError
 from registry.ops import jobs as jobs_service
@@ -55,7 +55,7 @@ def _time(value: str | None) -> str:
 @click.option("--job", "job_name", type=click.Choice(list(jobs_service.JOBS)),
               help="Only executions of this job.")
 @click.option("--status", type=click.Choice(jobs_service.RUN_STATUSES))
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--limit", default=20, show_default=True, type=LIMIT)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_context
 @handle_errors
@@ -154,7 +154,7 @@ def report_weekly(app: AppContext, now_text: str | None, team: str | None, out_d
 
 @main.group(invoke_without_command=True)
 @click.option("--team", help="Only this team's reports.")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--limit", default=50, show_default=True, type=LIMIT)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_context
 @handle_errors
@@ -180,7 +180,7 @@ def reports(ctx: click.Context, team: str | None, limit: int, fmt: str) -> None:
 
 
 @reports.command("show")
-@click.argument("report_id", type=int)
+@click.argument("report_id", type=ROW_ID)
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json", "html"]),
               default="markdown", show_default=True)
 @pass_app

@@ -58,3 +58,8 @@ class Unauthenticated(FeatregError):
 class Forbidden(FeatregError):
     """The caller is known but may not do this: another team's object, or a revoked token
     (HTTP 403)."""
+
+
+class Conflict(FeatregError):
+    """A concurrent change got in the way; running the same request again is safe (HTTP
+    409)."""

@@ -249,34 +249,42 @@ def ingest_importance_csv(session: Session, path: str | Path, *, actor: str | No
     reports: dict[tuple[str, datetime, str, str | None], dict[str, float]] = {}
     problems: list[Problem] = []
     summary = ImportanceIngestSummary()
-    with path.open(newline="", encoding="utf-8-sig") as file:
-        reader = csv.DictReader(file)
-        header = [name.strip() for name in reader.fieldnames or []]
-        reader.fieldnames = header
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        extra = [c for c in header if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
-        if missing or extra:
-            expected = ",".join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
-            wrong = [f"missing {', '.join(missing)}"] * bool(missing) + [
-                f"unknown {', '.join(extra)}"] * bool(extra)
-            raise InvalidInput([Problem(f"header: {'; '.join(wrong)} (expected {expected})",
-                                        file=str(path), line=1)])
-        for row in reader:
-            where: dict[str, Any] = {"file": str(path), "line": reader.line_num}
-            summary.rows += 1
-            key = _row_key(row, consumers, now, problems, where)
-            value = _check_value((row.get("importance") or "").strip(), problems, **where)
-            feature = (row.get("feature") or "").strip()
-            if problem := name_problem(feature, "feature"):
-                problems.append(Problem(problem, **where))
-                continue
-            if key is None or value is None:
-                continue
-            values = reports.setdefault(key, {})
-            if feature in values:
-                problems.append(Problem(f"feature {feature!r} appears twice in the report of "
-                                        f"{key[0]} at {key[1].isoformat()}", **where))
-            values[feature] = value
+    reader: csv.DictReader[str] | None = None
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as file:
+            reader = csv.DictReader(file)
+            header = [name.strip() for name in reader.fieldnames or []]
+            reader.fieldnames = header
+            missing = [c for c in REQUIRED_COLUMNS if c not in header]
+            extra = [c for c in header if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+            if missing or extra:
+                expected = ",".join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
+                wrong = [f"missing {', '.join(missing)}"] * bool(missing) + [
+                    f"unknown {', '.join(extra)}"] * bool(extra)
+                raise InvalidInput([Problem(f"header: {'; '.join(wrong)} (expected {expected})",
+                                            file=str(path), line=1)])
+            for row in reader:
+                where: dict[str, Any] = {"file": str(path), "line": reader.line_num}
+                summary.rows += 1
+                key = _row_key(row, consumers, now, problems, where)
+                value = _check_value((row.get("importance") or "").strip(), problems, **where)
+                feature = (row.get("feature") or "").strip()
+                if problem := name_problem(feature, "feature"):
+                    problems.append(Problem(problem, **where))
+                    continue
+                if key is None or value is None:
+                    continue
+                values = reports.setdefault(key, {})
+                if feature in values:
+                    problems.append(Problem(f"feature {feature!r} appears twice in the report of "
+                                            f"{key[0]} at {key[1].isoformat()}", **where))
+                values[feature] = value
+    except (UnicodeDecodeError, csv.Error) as exc:
+        # text is decoded ahead of the rows, so a decoding error has no reliable line
+        line = None if isinstance(exc, UnicodeDecodeError) else reader.line_num if reader else 1
+        why = (f"not UTF-8 text ({exc.reason}); importance ingest reads plain UTF-8 CSV"
+               if isinstance(exc, UnicodeDecodeError) else f"not readable as CSV: {exc}")
+        raise InvalidInput([*problems, Problem(why, file=str(path), line=line)]) from None
     if problems:
         raise InvalidInput(problems)
     known = set(session.scalars(select(m.Feature.name)))

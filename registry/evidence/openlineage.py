@@ -54,6 +54,7 @@ from registry.evidence.openlineage_events import (
 from registry.evidence.usage import record_usage
 from registry.evidence.usage_events import UsageEvent
 from registry.store import models as m
+from registry.store.savepoints import begin_for_savepoints
 
 __all__ = [
     "LineageIngestSummary",
@@ -234,7 +235,7 @@ def ingest_lineage_events(session: Session, raw_events: Sequence[object], *,
     if check_jobs is not None:  # the names a job may be known by: `name` or `namespace/name`
         check_jobs(sorted({n for e in parsed if e is not None
                            for n in (e.job_name, f"{e.job_namespace}/{e.job_name}")}))
-    _begin_for_savepoints(session)
+    begin_for_savepoints(session)
     attempt = 1
     while True:
         try:
@@ -246,23 +247,6 @@ def ingest_lineage_events(session: Session, raw_events: Sequence[object], *,
             if attempt == ATTEMPTS:
                 raise
             attempt += 1
-
-
-def _begin_for_savepoints(session: Session) -> None:
-    """Make sure the database transaction has begun before a SAVEPOINT is set.
-
-    Python's sqlite3 driver begins a transaction only before a write, so a SAVEPOINT set
-    before any write would itself open the transaction, and releasing it would commit the
-    caller's unit of work early. On SQLite this begins it here, taking the write lock at once
-    (BEGIN IMMEDIATE: one writer at a time, as the database allows anyway), unless this
-    transaction has already written.
-    """
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        return
-    driver = connection.connection.dbapi_connection
-    if driver is not None and not getattr(driver, "in_transaction", True):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _store_events(session: Session, parsed: Sequence[RunEvent | None]) -> LineageIngestSummary:
