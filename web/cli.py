@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import os
 import secrets
 import signal
 import socket
+import subprocess
 import sys
-import threading
-import time
-import traceback
 from collections.abc import Callable
 from typing import Any
 
 import click
 
 from registry.core.errors import FeatregError
+
+DEFAULT_TIMEOUT = 30  # seconds: a request running longer has its worker restarted
 
 
 def register(group: click.Group) -> None:
@@ -25,160 +27,125 @@ def register(group: click.Group) -> None:
     group.add_command(demo)
 
 
-def _run_worker(url: str, sockets: list[socket.socket], threads: int) -> None:
-    """One waitress server (threads, no debugger) on already-listening sockets."""
+def _run_waitress(url: str, listener: socket.socket, threads: int, scheduler: bool) -> None:
+    """Serve with waitress in this one process (platforms without fork, or no gunicorn):
+    `threads` threads, the scheduled jobs in a background thread."""
     from waitress import create_server
 
-    from registry.store.db import get_engine
+    from registry.ops.scheduler import start_background_scheduler
 
     from . import create_app
     from .views_catalog import warm_up
 
-    # a forked worker must not share the parent's pooled connections: start a fresh pool
-    get_engine(url).dispose(close=False)
-    app = create_app({"DATABASE_URL": url})
-    warm_up(app, say=lambda message: click.echo(message, err=True))
-    create_server(app, sockets=sockets, threads=threads, ident="featreg",
-                  clear_untrusted_proxy_headers=True).run()
+    background = start_background_scheduler(url) if scheduler else None
+    try:
+        app = create_app({"DATABASE_URL": url})
+        warm_up(app, say=lambda message: click.echo(message, err=True))
+        create_server(app, sockets=[listener], threads=threads, ident="featreg",
+                      clear_untrusted_proxy_headers=True).run()
+    finally:
+        if background is not None:
+            background.shutdown(wait=False)
 
 
-def _run_scheduler(url: str) -> None:
-    """The scheduled jobs, in a process of their own, until SIGTERM or SIGINT (running jobs
-    are let finish)."""
-    from registry.ops.scheduler import SchedulerSettings, run_scheduler
-    from registry.store.db import get_engine
+def _scheduler_process(url: str) -> subprocess.Popen[bytes]:
+    """`featreg scheduler` as a child process of its own (it stops on SIGTERM, letting
+    running jobs finish)."""
+    program = "import sys; from registry.cli import main; main(sys.argv[1:])"
+    return subprocess.Popen([sys.executable, "-c", program, "--db", url, "scheduler"],
+                            close_fds=True)
 
-    get_engine(url).dispose(close=False)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    run_scheduler(url, SchedulerSettings.from_env(), stop)
+
+def _stop(child: subprocess.Popen[bytes] | None, listener: socket.socket) -> None:
+    """Stop the scheduler process (its running jobs finish) and release the port."""
+    if child is not None:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    with contextlib.suppress(OSError):  # gunicorn may have closed it already
+        listener.close()
+
+
+def gunicorn_available() -> bool:
+    """Whether this platform runs the web app under gunicorn (it needs fork: Unix)."""
+    if os.name != "posix":
+        return False
+    try:
+        import gunicorn  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, or a clear reason why not (D8): port out of range or in use,
+    an unknown host."""
+    if not 1 <= port <= 65535:
+        raise click.ClickException(f"--port {port} is out of range: use 1-65535")
+    try:
+        return socket.create_server((host, port), backlog=2048)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"port {port} on {host} is already in use (another server runs there): "
+                "choose another with --port") from None
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+                                   ) from None
 
 
 def _serve(url: str, host: str, port: int, threads: int, workers: int, *,
-           scheduler: bool = False) -> None:
-    """Serve with waitress: one process, or `workers` processes sharing one listening socket
-    (Python runs one thread at a time per process; processes use every core). With
-    `scheduler`, the scheduled jobs run too: in a thread of the single process, or in a
-    process of their own beside the workers."""
-    listener = socket.create_server((host, port), reuse_port=False)
-    # one form-signing key for every worker process (else a token from one fails in another)
+           scheduler: bool = False, timeout: int = DEFAULT_TIMEOUT) -> None:
+    """Serve the app: under gunicorn on Unix (`workers` processes of `threads` threads, a
+    request timeout, graceful reload on SIGHUP, workers restarted when they die), with the
+    scheduled jobs in a `featreg scheduler` child process; with waitress in one process
+    where there is no fork."""
+    from registry.core.settings import FeatregSettings, WebSettings
+    from registry.store.db import check_schema, dispose_engine, get_engine
+
+    # bad settings or schema stop `serve` here with the reason, not in every worker
+    WebSettings.from_env()
+    if scheduler:
+        FeatregSettings.from_env().scheduler.triggers()
+    check_schema(get_engine(url))
+    dispose_engine(url)  # the workers are forked: they must not share this process's pool
+    listener = _listen(host, port)
+    # one form-signing key for every worker process (else a token from one fails in another);
+    # the bound host and port for the allowed-hosts check (app.config SERVE_HOST, SERVE_PORT)
     os.environ.setdefault("FEATREG_SECRET_KEY", secrets.token_hex(32))
-    click.echo(f"Featreg on http://{host}:{port}/ ({workers} worker process"
-               f"{'' if workers == 1 else 'es'} x {threads} threads, database {url})")
-    if workers == 1:
-        from registry.ops.scheduler import start_background_scheduler
-
-        background = start_background_scheduler(url) if scheduler else None
-        try:
-            _run_worker(url, [listener], threads)
-        finally:
-            if background is not None:
-                background.shutdown(wait=False)
+    os.environ["FEATREG_SERVE_HOST"] = host
+    os.environ["FEATREG_SERVE_PORT"] = str(port)
+    os.environ["FEATREG_SERVE_THREADS"] = str(threads)
+    if not gunicorn_available():
+        click.echo(f"Featreg on http://{host}:{port}/ (waitress, one process x {threads} "
+                   f"threads: no fork or no gunicorn here; database {url})")
+        _run_waitress(url, listener, threads, scheduler)
         return
-    if scheduler:  # bad settings or schema stop `serve` here, not a child restarted forever
-        from registry.core.settings import FeatregSettings
-        from registry.store.db import check_schema, get_engine
+    click.echo(f"Featreg on http://{host}:{port}/ (gunicorn: {workers} worker process"
+               f"{'' if workers == 1 else 'es'} x {threads} threads, request timeout "
+               f"{timeout} s; database {url})")
+    from .gunicorn_app import FeatregGunicorn
 
-        FeatregSettings.from_env().scheduler.triggers()  # what the scheduler process reads
-        check_schema(get_engine(url))
-        get_engine(url).dispose()
-    _supervise(url, listener, threads, workers, scheduler)
-
-
-QUICK_EXIT = 10.0  # seconds: a child that dies sooner failed to start
-MAX_QUICK_EXITS = 5  # in a row: give up instead of restarting it again
-BACKOFF = 2.0  # seconds before the first restart after a quick exit; doubled each time
-
-
-def _child(run: Callable[[], None]) -> None:
-    """The body of a forked child: run, report an error, never return."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    child = _scheduler_process(url) if scheduler else None
+    arbiter = os.getpid()  # gunicorn's workers are forks of this process: they return here
     code = 0
     try:
-        run()
-    except BaseException:  # noqa: BLE001 - reported, then the supervisor decides
-        traceback.print_exc()
-        code = 1
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-
-
-def _supervise(url: str, listener: socket.socket, threads: int, workers: int,
-               scheduler: bool) -> None:
-    """Fork the workers (and the scheduler process), replace any that dies, stop them all on
-    SIGTERM or SIGINT. This process starts no thread and keeps no connection: a process
-    forked while another thread holds a lock (SQLite's, a connection pool's) waits for it
-    forever."""
-    children: dict[int, tuple[Callable[[], None], float]] = {}
-    stopping = False
-    quick_exits = 0
-    paused = 0.0  # seconds spent backing off: not part of any child's life
-
-    def alive_since(started: float) -> float:
-        return time.monotonic() - paused - started
-
-    def spawn(run: Callable[[], None]) -> None:
-        # signals wait until the child is registered (else SIGTERM could miss it)
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
-        try:
-            pid = os.fork()
-            if pid == 0:
-                _child(run)
-            children[pid] = (run, time.monotonic() - paused)
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
-
-    def stop(signum: int, _frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
-        for pid in list(children):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                children.pop(pid, None)
-
-    def scheduler_process() -> None:
-        listener.close()  # it serves nothing: the port must not outlive the workers
-        _run_scheduler(url)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for _ in range(workers):
-        spawn(lambda: _run_worker(url, [listener], threads))
-    if scheduler:
-        spawn(scheduler_process)
-    failed = False
-    while children:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            break
-        entry = children.pop(pid, None)
-        if stopping or entry is None:
-            continue
-        run, started = entry
-        quick_exits = quick_exits + 1 if alive_since(started) < QUICK_EXIT else 0
-        if quick_exits >= MAX_QUICK_EXITS:
-            click.echo(f"process {pid} exited ({os.waitstatus_to_exitcode(status)}) "
-                       f"{MAX_QUICK_EXITS} times in a row right after starting; stopping "
-                       "(see the errors above)", err=True)
-            failed = True
-            stop(signal.SIGTERM, None)
-            continue
-        click.echo(f"process {pid} exited ({os.waitstatus_to_exitcode(status)}); starting "
-                   "another", err=True)
-        if quick_exits:
-            pause = min(BACKOFF * 2.0 ** (quick_exits - 1), 30.0)
-            time.sleep(pause)
-            paused += pause
-        spawn(run)
-    listener.close()
-    sys.exit(1 if failed else 0)
+        FeatregGunicorn(url, listener, workers=workers, threads=threads,
+                        timeout=timeout).run()
+    except SystemExit as exc:
+        if os.getpid() != arbiter:
+            raise  # a worker's exit: nothing of the arbiter's to clean up
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        if os.getpid() == arbiter:
+            _stop(child, listener)
+        raise
+    _stop(child, listener)
+    if code:
+        click.echo("featreg serve stopped: a worker failed to start (see the errors above)",
+                   err=True)
+        sys.exit(1)
 
 
 MAX_DEFAULT_WORKERS = 4
@@ -208,6 +175,9 @@ def with_server_options(command: Any) -> Any:
     options = [
         click.option("--host", default="127.0.0.1", show_default=True),
         click.option("--port", default=8000, show_default=True, type=int),
+        click.option("--timeout", default=DEFAULT_TIMEOUT, show_default=True,
+                     type=click.IntRange(1, 3600),
+                     help="Seconds a request may run before gunicorn restarts its worker."),
         click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
                      help="Threads per worker process (concurrent requests)."),
         click.option("--workers", default=default_workers, type=click.IntRange(1, 64),
@@ -225,11 +195,14 @@ def with_server_options(command: Any) -> Any:
               help="Do not run the scheduled jobs here (run `featreg scheduler` elsewhere).")
 @click.pass_context
 @_reported
-def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
+def serve(ctx: click.Context, host: str, port: int, timeout: int, threads: int, workers: int,
           no_scheduler: bool) -> None:
-    """Serve the web UI and the JSON API (waitress, a production WSGI server) and run the
-    scheduled jobs in the background (safe with several instances: each run happens once)."""
-    _serve(ctx.obj.db, host, port, threads, workers, scheduler=not no_scheduler)
+    """Serve the web UI and the JSON API (gunicorn on Unix: worker processes of threads,
+    SIGHUP reloads them gracefully; waitress where there is no fork) and run the scheduled
+    jobs in a `featreg scheduler` process beside it (safe with several instances: each run
+    happens once)."""
+    _serve(ctx.obj.db, host, port, threads, workers, scheduler=not no_scheduler,
+           timeout=timeout)
 
 
 @click.command()
@@ -237,7 +210,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
 @click.option("--no-serve", is_flag=True, help="Load and analyse only.")
 @click.pass_context
 @_reported
-def demo(ctx: click.Context, host: str, port: int, threads: int, workers: int,
+def demo(ctx: click.Context, host: str, port: int, timeout: int, threads: int, workers: int,
          no_serve: bool) -> None:
     """Load seeds/ into a fresh database, analyse it, write its weekly report, and serve."""
     from registry.demo import SEEDS, DemoManifest, fresh_sqlite, load_demo
@@ -255,4 +228,4 @@ def demo(ctx: click.Context, host: str, port: int, threads: int, workers: int,
         with session_scope(session_factory(url)) as session:
             generate_weekly_report(session, now=DemoManifest.read(SEEDS).analysis_time)
     if not no_serve:
-        _serve(url, host, port, threads, workers)
+        _serve(url, host, port, threads, workers, timeout=timeout)

@@ -1,0 +1,54 @@
+"""`featreg serve` under gunicorn: the arbiter supervises gthread workers on a socket that
+`featreg serve` has bound (so that a port in use is a clear message, not a traceback).
+
+gunicorn gives what a hand-written pre-fork supervisor lacked: a request timeout (a worker
+stuck longer is killed and replaced), graceful reload on SIGHUP and graceful stop on
+SIGTERM, a dead worker replaced, and a stop when a worker cannot even boot. In production
+run gunicorn directly on the app factory (README: `gunicorn 'featreg.web:create_app()'`);
+this module is only how `featreg serve` starts it in-process.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import click
+from gunicorn.app.base import BaseApplication
+
+
+class FeatregGunicorn(BaseApplication):  # type: ignore[misc]
+    """gunicorn on an already listening socket, loading the app in each worker (no app or
+    database connection in the arbiter: a fork must not share them)."""
+
+    def __init__(self, url: str, listener: socket.socket, *, workers: int, threads: int,
+                 timeout: int) -> None:
+        self.url = url
+        self.options: dict[str, Any] = {
+            "bind": [f"fd://{listener.fileno()}"],
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "timeout": timeout,
+            "graceful_timeout": 30,
+            "keepalive": 5,
+            "backlog": 2048,
+            "proc_name": "featreg",
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "warning",
+        }
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from . import create_app
+        from .views_catalog import warm_up
+
+        app = create_app({"DATABASE_URL": self.url})
+        warm_up(app, say=lambda message: click.echo(message, err=True))
+        return app
+
