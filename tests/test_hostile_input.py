@@ -335,3 +335,26 @@ def test_huge_numbers_are_a_usage_error(sqlite_url: str, args: tuple[str, ...]) 
 def test_a_huge_search_text_is_refused(sqlite_url: str) -> None:
     result = Cli(sqlite_url)("features", "--search", "x%_" * 40_000)
     assert result.exit_code == 1 and "limit is 500" in result.output
+
+
+# ----- D10: size limits --------------------------------------------------------------------------
+
+
+def test_a_snapshot_upload_over_the_limit_is_413_and_nothing_kept(
+        http: FlaskClient, app: Flask, tmp_path: Path) -> None:
+    import io
+
+    from featreg.web.api_evidence import store_upload
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    app.config["MAX_UPLOAD_BYTES"] = 10_000
+    body = ("a,b\n" + "".join(f"{i},{i}\n" for i in range(5000))).encode()
+    response = http.post("/api/v1/snapshots", data={"file": (io.BytesIO(body), "s.csv")},
+                         content_type="multipart/form-data")
+    assert response.status_code == 413, response.get_data(as_text=True)
+    assert "FEATREG_MAX_UPLOAD_BYTES" in response.get_data(as_text=True)
+    with app.test_request_context(), pytest.raises(RequestEntityTooLarge):
+        store_upload(FileStorage(io.BytesIO(body), "s.csv"))  # counted while saved
+    assert count(app.config["DATABASE_URL"], m.Snapshot) == 0
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and "snapshots" in p.parts]

@@ -125,6 +125,15 @@ def _suffix(filename: str) -> str:
                                 field="file")])
 
 
+DEFAULT_MAX_UPLOAD_BYTES = 512 * 2**20
+
+
+def max_upload_bytes() -> int:
+    """The largest snapshot upload taken (app config MAX_UPLOAD_BYTES, env
+    FEATREG_MAX_UPLOAD_BYTES); a larger one is 413 and nothing of it is kept."""
+    return int(current_app.config.get("MAX_UPLOAD_BYTES") or DEFAULT_MAX_UPLOAD_BYTES)
+
+
 def store_upload(upload: FileStorage) -> Path:
     """Save an upload under the data directory, named by content (SHA-256)."""
     suffix = _suffix(upload.filename or "")
@@ -134,7 +143,12 @@ def store_upload(upload: FileStorage) -> Path:
     handle, temporary = tempfile.mkstemp(dir=folder, suffix=".part")
     try:
         with os.fdopen(handle, "wb") as out:
+            size, limit = 0, max_upload_bytes()
             while block := upload.stream.read(1 << 20):
+                size += len(block)
+                if size > limit:
+                    abort(413, description=f"file: the upload is larger than {limit} bytes "
+                                           "(FEATREG_MAX_UPLOAD_BYTES)")
                 hasher.update(block)
                 out.write(block)
         target = folder / f"{hasher.hexdigest()}{suffix}"
@@ -149,6 +163,11 @@ def store_upload(upload: FileStorage) -> Path:
 def snapshots() -> Response:
     """Register a data snapshot: multipart upload with ``file`` (Parquet or CSV) and optional
     ``label``, ``consumer`` and ``name`` (default: the file name without extension)."""
+    limit = max_upload_bytes()
+    if (request.content_length or 0) > limit:
+        abort(413, description=f"file: the upload is larger than {limit} bytes "
+                               "(FEATREG_MAX_UPLOAD_BYTES)")
+    request.max_content_length = limit  # a body without a length is cut off at the limit too
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         abort(400, description="send the snapshot as a multipart upload in the field 'file'")
