@@ -127,13 +127,16 @@ def actor(body: Mapping[str, Any] | None = None) -> str:
     return label[:NAME_LENGTH]
 
 
-def safe_next(target: str | None) -> str:
-    """A local path to go back to after signing in (never another site)."""
+def safe_next(target: str | None, fallback: str | None = None) -> str:
+    """A local path to go back to after a form (never another site: no scheme or host, no
+    `//`, no backslash, no control characters such as the tab of ``/<TAB>/evil.example``)."""
+    home = fallback or (url_for("catalog.home") if "catalog.home" in current_app.view_functions
+                        else "/")
     if not target or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target or any(ord(ch) < 32 for ch in target):
-        return url_for("catalog.home") if "catalog.home" in current_app.view_functions else "/"
+            or "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return home
     parts = urlsplit(target)
-    return target if not parts.netloc and not parts.scheme else "/"
+    return target if not parts.netloc and not parts.scheme else home
 
 
 def _guard() -> WerkzeugResponse | None:

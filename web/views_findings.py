@@ -15,7 +15,7 @@ from registry.read.common import object_history
 from registry.store.db import session_scope
 
 from . import csrf
-from .auth import acting
+from .auth import acting, safe_next
 from .support import API_PREFIX, db, respond, sessions
 
 bp = Blueprint("findings", __name__)
@@ -62,7 +62,6 @@ def change_status(finding_id: int) -> Response:
         set_status(session, finding_id, status=status, reason=request.form.get("reason", ""),
                    actor=identity.actor, now=datetime.now(UTC),
                    until=_until(request.form.get("until")))
-    target = request.form.get("next") or ""
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("findings.finding", finding_id=finding_id)
+    target = safe_next(request.form.get("next"),
+                       url_for("findings.finding", finding_id=finding_id))
     return redirect(target, code=303)  # type: ignore[return-value]

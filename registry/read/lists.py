@@ -23,6 +23,7 @@ from registry.catalog.search import (
 )
 from registry.catalog.service import catalog_counts
 from registry.core.batches import chunks
+from registry.core.errors import InvalidInput, Problem
 from registry.findings.records import STATUSES as FINDING_STATUSES
 from registry.findings.records import finding_to_dict
 from registry.read.common import (
@@ -350,10 +351,17 @@ class FindingsQuery:
     def from_args(cls, args: Mapping[str, Any]) -> FindingsQuery:
         status = str(args.get("status") or "")
         severity = str(args.get("severity") or "")
+        if status and status not in (*FINDING_STATUSES, "all"):
+            raise InvalidInput([Problem(f"unknown status {status!r}: use one of "
+                                        f"{', '.join((*FINDING_STATUSES, 'all'))}",
+                                        field="status")])
+        if severity and severity not in SEVERITIES:
+            raise InvalidInput([Problem(f"unknown severity {severity!r}: use one of "
+                                        f"{', '.join(SEVERITIES)}", field="severity")])
         return cls(kind=str(args.get("kind") or ""),
-                   status=status if status in (*FINDING_STATUSES, "all") else "",
+                   status=status,
                    owner=str(args.get("owner") or ""),
-                   severity=severity if severity in SEVERITIES else "",
+                   severity=severity,
                    subject=str(args.get("subject") or ""),
                    page=clamp_int(args.get("page"), 1, 1, 1_000_000),
                    per_page=clamp_int(args.get("per_page"), 100, 1, 1000))
