@@ -19,10 +19,11 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from werkzeug.datastructures import FileStorage
 
-from registry.access.permissions import check_consumers
+from registry.access.permissions import check_consumers, check_owned
 from registry.analysis.frame_io import CSV_SUFFIXES, PARQUET_SUFFIXES
 from registry.core.errors import InvalidInput, Problem
 from registry.core.timeparse import parse_time
+from registry.evidence.freshness import report_refresh
 from registry.evidence.importance import latest_reports, report_importance
 from registry.evidence.rollups import feature_usage
 from registry.evidence.snapshots import add_snapshot
@@ -107,6 +108,24 @@ def latest_importance() -> Response:
     consumer = request.args.get("consumer") or None
     reports = latest_reports(db(), consumers=None if consumer is None else [consumer])
     return _json({name: report.to_dict() for name, report in reports.items()})
+
+
+# ----- source updates ----------------------------------------------------------------------------
+
+
+@api.post("/sources/<name>/refreshed")
+def source_refreshed(name: str) -> Response:
+    """Report an update of a source (``{"at": ISO 8601 with a timezone}``, default now); a team
+    token may report only its own sources."""
+    body = request_object() if request.content_length else {}
+    at = body.get("at")
+    if at is not None and not isinstance(at, str):
+        raise InvalidInput([Problem("at must be an ISO 8601 time", field="at")])
+    moment = parse_time(at) if at else None
+    with session_scope(sessions()) as session:
+        check_owned(session, acting(), "source", name)
+        result = report_refresh(session, name, at=moment, actor=actor(body))
+    return _json(result, 201 if result["recorded"] else 200)
 
 
 # ----- snapshots ---------------------------------------------------------------------------------

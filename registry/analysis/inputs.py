@@ -36,6 +36,7 @@ __all__ = [
     "ConsumerInfo",
     "CorrelatedPair",
     "FeatureInfo",
+    "FeatureSnapshot",
     "FindingDraft",
     "GroupImportanceValue",
     "ImportanceValue",
@@ -80,6 +81,8 @@ class FeatureInfo:
     """The change set (apply or SDK batch) that first registered the feature."""
     sunset: date | None = None
     replacement: str | None = None
+    expect: Mapping[str, Any] | None = field(default=None, hash=False)
+    """What its values must satisfy: min, max, max_null_fraction, values (any of them)."""
 
     def __post_init__(self) -> None:
         _set(self, "created", as_utc(self.created))
@@ -96,6 +99,20 @@ class SourceInfo:
     owner: str = ""
     produced_by: str | None = None
     """The consumer whose output this source is (model outputs)."""
+    freshness: str | None = None
+    """How old its latest update may be (``30m``, ``6h``, ``1d``, ``7d``)."""
+    readiness: str | None = None
+    """Declared data readiness level: ``C``, ``B`` or ``A``; None: not assessed."""
+    registered: datetime | None = None
+    """When it entered the catalog."""
+    last_update: datetime | None = None
+    """Its latest observed update at or before the analysis time (None: none observed)."""
+
+    def __post_init__(self) -> None:
+        for name in ("registered", "last_update"):
+            value = getattr(self, name)
+            if value is not None:
+                _set(self, name, as_utc(value))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +125,7 @@ class ConsumerInfo:
     produces: tuple[str, ...] = ()
     """Sources this consumer writes (model outputs)."""
     registered: bool = True
+    stage: Literal["development", "staging", "production"] = "development"
 
     def __post_init__(self) -> None:
         _set(self, "features", tuple(self.features))
@@ -165,6 +183,23 @@ class GroupImportanceValue:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FeatureSnapshot:
+    """One feature in one snapshot: its profile (`registry.analysis.stability`) and how
+    strongly it correlates with other features there (stored strong pairs and the pairs
+    tracked because they were strong before): partner -> max(|pearson|, |spearman|), None when
+    the correlation could not be computed."""
+
+    snapshot: int
+    taken_at: datetime
+    profile: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    partners: Mapping[str, float | None] = field(default_factory=dict, hash=False)
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        _set(self, "taken_at", as_utc(self.taken_at))
+
+
+@dataclass(frozen=True, kw_only=True)
 class AnalysisInput:
     """Everything the detectors may read. Build with `AnalysisInput.build`."""
 
@@ -179,6 +214,9 @@ class AnalysisInput:
     correlations: tuple[CorrelatedPair, ...] = ()
     changeset_sizes: Mapping[int, int] = field(default_factory=dict)
     """How many features each change set first registered (all of them, bundled or not)."""
+    snapshot_history: Mapping[str, tuple[FeatureSnapshot, ...]] = field(default_factory=dict)
+    """Per feature, the snapshots that hold it, newest first (at least the latest two taken at
+    or before ``now``; later ones are ignored)."""
 
     def __post_init__(self) -> None:
         _set(self, "now", as_utc(self.now))
@@ -199,6 +237,7 @@ class AnalysisInput:
         group_importance: Iterable[GroupImportanceValue] = (),
         correlations: Iterable[CorrelatedPair] = (),
         changeset_sizes: Mapping[int, int] | None = None,
+        snapshot_history: Mapping[str, Iterable[FeatureSnapshot]] | None = None,
     ) -> AnalysisInput:
         """An input from plain lists; change set sizes default to counts over ``features``."""
         feature_map = {f.name: f for f in sorted(features, key=lambda f: f.name)}
@@ -216,6 +255,9 @@ class AnalysisInput:
             group_importance=tuple(group_importance),
             correlations=tuple(correlations),
             changeset_sizes=dict(changeset_sizes),
+            snapshot_history={
+                f: tuple(sorted(h, key=lambda s: (s.taken_at, s.snapshot), reverse=True))
+                for f, h in (snapshot_history or {}).items()},
         )
 
     # ----- usage -----------------------------------------------------------------------------

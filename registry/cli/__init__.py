@@ -137,4 +137,8 @@ def _load_plugins() -> None:
 
 _load_plugins()
 
-from registry.cli import access_commands, evidence_commands  # noqa: E402,F401  (token, usage, ...)
+from registry.cli import (  # noqa: E402,F401  (token, usage, source, openlineage, ...)
+    access_commands,
+    evidence_commands,
+    health_commands,
+)

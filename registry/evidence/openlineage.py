@@ -21,6 +21,8 @@ Mapping rules (README "OpenLineage"):
   becomes an ``undeclared_consumer`` finding at the next analysis.
 - **Datasets.** Every input and output is recorded per principal (first/last seen, events,
   matched source): outputs are what the job produces.
+- **Updates.** A COMPLETE run's outputs that match a source are updates of that source at the
+  event time (`registry.evidence.freshness`); START, RUNNING, FAIL and ABORT are not.
 - **Retries.** An event is identified by (runId, eventType, eventTime, job namespace and name);
   one received again changes nothing and is reported as a duplicate. When a concurrent request
   stores the same event (or first sees the same dataset) between this request's reads and its
@@ -43,6 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from registry.core.errors import InvalidInput, Problem
+from registry.evidence.freshness import SourceUpdateRow, record_updates
 from registry.evidence.openlineage_events import (
     DatasetRef,
     Malformed,
@@ -155,6 +158,7 @@ class _Store:
             row[0].dataset_key: row[0]
             for row in _in_chunks(session, select(ds_model), ds_model.dataset_key, keys)}
         self.usage: list[UsageEvent] = []
+        self.updates: list[SourceUpdateRow] = []
 
     def dataset(self, principal: str, direction: str, ds: DatasetRef, moment: datetime
                 ) -> str | None:
@@ -193,6 +197,9 @@ class _Store:
         outputs = [{"namespace": ds.namespace, "name": ds.name,
                     "source": self.dataset(principal, "output", ds, event.event_time)}
                    for ds in event.outputs]
+        if event.event_type.upper() == "COMPLETE":  # a finished run that wrote its outputs
+            self.updates.extend(SourceUpdateRow(o["source"], event.event_time, "openlineage",
+                                                event.run_id) for o in outputs if o["source"])
         counted = self.counted[(event.run_id, principal)]
         new_reads = sorted(read - counted)
         counted.update(new_reads)
@@ -211,6 +218,8 @@ class _Store:
         self.session.flush()
         if self.usage:
             record_usage(self.session, self.usage)
+        if self.updates:
+            record_updates(self.session, self.updates)
 
 
 def ingest_lineage_events(session: Session, raw_events: Sequence[object], *,

@@ -15,11 +15,13 @@ from registry.analysis.inputs import (
 )
 from registry.catalog.state import CatalogState, load_state
 from registry.core.settings import Settings
+from registry.evidence.freshness import latest_updates
 from registry.findings.evidence_loader import load_evidence
 from registry.store import models as m
 
 
-def load_catalog(session: Session, state: CatalogState) -> tuple[
+def load_catalog(session: Session, state: CatalogState, *, now: datetime | None = None
+                 ) -> tuple[
     list[FeatureInfo], list[SourceInfo], list[ConsumerInfo], dict[int, int]
 ]:
     changesets = dict(session.execute(select(m.Feature.name, m.Feature.changeset_id)).all())
@@ -30,14 +32,19 @@ def load_catalog(session: Session, state: CatalogState) -> tuple[
             sources=tuple(f["sources"]), depends_on=tuple(f["depends_on"]), bundle=f["bundle"],
             changeset=changesets.get(name),
             sunset=datetime.fromisoformat(f["sunset"]).date() if f["sunset"] else None,
-            replacement=f["replacement"],
+            replacement=f["replacement"], expect=f.get("expect"),
         )
         for name, f in state.features.items()
     ]
-    sources = [SourceInfo(name=n, kind=s["kind"], owner=s["owner"], produced_by=s["produced_by"])
+    registered = dict(session.execute(select(m.Source.name, m.Source.registered_at)).all())
+    updated = latest_updates(session, now) if now is not None else {}
+    sources = [SourceInfo(name=n, kind=s["kind"], owner=s["owner"], produced_by=s["produced_by"],
+                          freshness=s.get("freshness"), readiness=s.get("readiness"),
+                          registered=registered.get(n), last_update=updated.get(n))
                for n, s in state.sources.items()]
     consumers = [ConsumerInfo(name=n, kind=c["kind"], owner=c["owner"],
-                              features=tuple(c["features"]), produces=tuple(c["produces"]))
+                              features=tuple(c["features"]), produces=tuple(c["produces"]),
+                              stage=c.get("stage") or "development")
                  for n, c in state.consumers.items()]
     sizes = dict(session.execute(select(m.ChangeSet.id, m.ChangeSet.features_added)).all())
     return features, sources, consumers, {int(k): int(v) for k, v in sizes.items()}
@@ -46,7 +53,7 @@ def load_catalog(session: Session, state: CatalogState) -> tuple[
 def load_analysis_input(session: Session, *, now: datetime, settings: Settings
                         ) -> AnalysisInput:
     state = load_state(session)
-    features, sources, consumers, sizes = load_catalog(session, state)
+    features, sources, consumers, sizes = load_catalog(session, state, now=now)
     evidence = load_evidence(session, now=now, settings=settings)
     return AnalysisInput.build(
         now=now, settings=settings, features=features, sources=sources, consumers=consumers,

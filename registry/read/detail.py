@@ -23,6 +23,7 @@ from registry.catalog import lineage
 from registry.catalog.spec import READINESS_LEVELS
 from registry.core.batches import chunks
 from registry.core.errors import NotFound
+from registry.evidence.freshness import freshness_view
 from registry.evidence.openlineage import observed_datasets
 from registry.read import evidence
 from registry.read.common import (
@@ -155,6 +156,7 @@ def source_detail(session: Session, name: str) -> dict[str, Any]:
         "name": source.name, "kind": source.kind, "owner": source.owner.name,
         "description": source.description or "", "freshness": source.freshness,
         "readiness": source.readiness,
+        "updates": freshness_view(session, source.name, source.freshness),
         "produced_by": source.produced_by.name if source.produced_by else None,
         "registered_at": iso(source.registered_at), "features": direct,
         "impact": _grouped(impact), "impact_count": len(impact),

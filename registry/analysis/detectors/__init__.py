@@ -18,9 +18,11 @@ from registry.analysis.detectors.epsilon import EpsilonDetector
 from registry.analysis.detectors.feedback_loop import FeedbackLoopDetector
 from registry.analysis.detectors.legacy import LegacyDetector
 from registry.analysis.detectors.precedence import EXCLUSIVE_KINDS, apply_precedence
+from registry.analysis.detectors.stale_source import StaleSourceDetector
 from registry.analysis.detectors.undeclared_consumer import UndeclaredConsumerDetector
 from registry.analysis.detectors.underutilized_source import UnderutilizedSourceDetector
 from registry.analysis.detectors.undocumented import UndocumentedDetector
+from registry.analysis.detectors.unready_dependency import UnreadyDependencyDetector
 from registry.analysis.inputs import AnalysisInput, FindingDraft
 
 __all__ = [
@@ -43,6 +45,8 @@ DETECTORS: list[Detector | FollowUpDetector] = [
     DeprecatedInUseDetector(),
     UndocumentedDetector(),
     UnderutilizedSourceDetector(),
+    StaleSourceDetector(),
+    UnreadyDependencyDetector(),
 ]
 
 KINDS: tuple[str, ...] = tuple(d.kind for d in DETECTORS)

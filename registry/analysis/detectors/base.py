@@ -24,6 +24,7 @@ __all__ = [
     "FollowUpDetector",
     "bundles",
     "correlated_clusters",
+    "reachable",
     "feature_ref",
     "finite",
     "importance_evidence",
@@ -58,6 +59,19 @@ class FollowUpDetector(Protocol):
     def run(
         self, inp: AnalysisInput, prior: Sequence[FindingDraft] | None = None
     ) -> list[FindingDraft]: ...
+
+
+def reachable(graph: nx.DiGraph, node_type: str, name: str, want: str, *, downstream: bool
+              ) -> list[str]:
+    """Names of the ``want``-type objects that depend on (``downstream``) or that feed the
+    object, transitively through the catalog graph, sorted."""
+    from registry.analysis.graph import node_id, parse_node
+
+    start = node_id(node_type, name)
+    if start not in graph:
+        return []
+    found = nx.descendants(graph, start) if downstream else nx.ancestors(graph, start)
+    return sorted(n for kind, n in map(parse_node, found) if kind == want)
 
 
 def feature_ref(name: str) -> tuple[str, str]:
