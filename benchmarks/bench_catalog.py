@@ -281,7 +281,8 @@ def main() -> int:
     if args.pg and args.pg.startswith("postgresql://"):
         args.pg = "postgresql+psycopg://" + args.pg.removeprefix("postgresql://")
 
-    synthetic = generate_catalog(features=args.features, edges=args.edges)
+    synthetic = generate_catalog(features=args.features, edges=args.edges,
+                                 hub_dependents=min(1_000, args.features // 10))
     counts = synthetic.object_counts()
     edges = synthetic.edge_counts()
     print(f"synthetic catalog: {counts}, edges {sum(edges.values()):,} {edges}")
