@@ -40,4 +40,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     support.init_app(app)
     blueprints.register_all(app)
+    if app.config.get("ADMISSION_SLOTS"):  # FEATREG_ADMISSION_SLOTS (featreg serve sets it)
+        from .admission import Admission
+
+        slots = int(app.config["ADMISSION_SLOTS"])
+        app.wsgi_app = Admission(app.wsgi_app, slots)  # type: ignore[method-assign]
     return app

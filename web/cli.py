@@ -116,7 +116,9 @@ def _serve(url: str, host: str, port: int, threads: int, workers: int, *,
     os.environ.setdefault("FEATREG_SECRET_KEY", secrets.token_hex(32))
     os.environ["FEATREG_SERVE_HOST"] = host
     os.environ["FEATREG_SERVE_PORT"] = str(port)
-    os.environ["FEATREG_SERVE_THREADS"] = str(threads)
+    # at most `threads` requests run the app at once in a worker; gunicorn gets as many
+    # threads again to answer the excess at once with 503 (web/admission.py)
+    os.environ.setdefault("FEATREG_ADMISSION_SLOTS", str(threads))
     if not gunicorn_available():
         click.echo(f"Featreg on http://{host}:{port}/ (waitress, one process x {threads} "
                    f"threads: no fork or no gunicorn here; database {url})")
@@ -131,7 +133,7 @@ def _serve(url: str, host: str, port: int, threads: int, workers: int, *,
     arbiter = os.getpid()  # gunicorn's workers are forks of this process: they return here
     code = 0
     try:
-        FeatregGunicorn(url, listener, workers=workers, threads=threads,
+        FeatregGunicorn(url, listener, workers=workers, threads=2 * threads,
                         timeout=timeout).run()
     except SystemExit as exc:
         if os.getpid() != arbiter:

@@ -1,0 +1,96 @@
+"""Overload (issue 11): past capacity a request is refused quickly with 503 and Retry-After,
+nothing is stored for a refused write, health and metrics still answer, and a request whose
+client has gone is dropped before any work."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from conftest import admin_token
+from featreg.web import create_app
+from featreg.web.admission import Admission
+from sqlalchemy import func, select
+from werkzeug.test import Client
+
+from registry.store import models as m
+from registry.store.db import session_factory, session_scope
+
+USAGE = [{"ts": "2026-11-01T12:00:00Z", "consumer": "ctr_model",
+          "features": ["user_clicks_7d"], "count": 1}]
+
+
+def _reads(url: str) -> int:
+    with session_scope(session_factory(url)) as session:
+        return int(session.scalar(select(func.coalesce(func.sum(m.UsageDaily.reads), 0))
+                                  .where(m.UsageDaily.day == "2026-11-01",
+                                         m.UsageDaily.principal == "ctr_model")) or 0)
+
+
+def test_a_saturated_worker_refuses_fast_with_retry_after_and_stores_nothing(
+        catalog_url: str) -> None:
+    app = create_app({"DATABASE_URL": catalog_url, "TESTING": True, "ADMISSION_SLOTS": 2})
+    assert isinstance(app.wsgi_app, Admission)
+    release = threading.Event()
+    inner = app.wsgi_app.app
+
+    def blocking(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/slow":  # a request that holds its slot
+            assert release.wait(30)
+        return inner(environ, start_response)
+
+    app.wsgi_app.app = blocking
+    client = Client(app.wsgi_app, use_cookies=False)
+    headers = {"Authorization": f"Bearer {admin_token(catalog_url)}"}
+    before = _reads(catalog_url)
+    with ThreadPoolExecutor(4) as pool:
+        holders = [pool.submit(client.get, "/slow") for _ in range(2)]  # every slot taken
+        time.sleep(0.3)
+        start = time.perf_counter()
+        refused = [client.post("/api/v1/usage", json=USAGE, headers=headers)
+                   for _ in range(5)]
+        elapsed = time.perf_counter() - start
+        assert [r.status_code for r in refused] == [503] * 5
+        assert all(r.headers["Retry-After"] == "1" for r in refused)
+        assert elapsed < 5 * 0.5  # ~100 ms each: refused quickly, not queued
+        assert client.get("/healthz").status_code in (200, 503)  # exempt: answered at once
+        assert client.get("/metrics").status_code == 200
+        assert _reads(catalog_url) == before  # nothing stored for the refused writes
+        release.set()
+        for holder in holders:  # a server closes each response: that frees its slot
+            response = holder.result()
+            assert response.status_code == 404
+            response.close()
+    accepted = client.post("/api/v1/usage", json=USAGE, headers=headers)  # slots free again
+    assert accepted.status_code == 201
+    assert _reads(catalog_url) == before + 1
+
+
+def test_a_request_whose_client_has_gone_or_waited_too_long_is_dropped(
+        catalog_url: str) -> None:
+    app = create_app({"DATABASE_URL": catalog_url, "TESTING": True, "ADMISSION_SLOTS": 2})
+    client = Client(app.wsgi_app)
+    headers = {"Authorization": f"Bearer {admin_token(catalog_url)}"}
+    before = _reads(catalog_url)
+    ours, theirs = socket.socketpair()
+    theirs.close()  # the client gave up while its request waited in the queue
+    gone = client.post("/api/v1/usage", json=USAGE, headers=headers,
+                       environ_overrides={"gunicorn.socket": ours})
+    ours.close()
+    assert gone.status_code == 503
+    stale = client.post("/api/v1/usage", json=USAGE, headers={
+        **headers, "X-Request-Start": f"t={int((time.time() - 120) * 1000)}"})
+    assert stale.status_code == 503
+    assert _reads(catalog_url) == before
+    ours, theirs = socket.socketpair()  # still connected: served
+    fresh = client.post("/api/v1/usage", json=USAGE, headers={
+        **headers, "X-Request-Start": f"t={time.time():.3f}"},
+        environ_overrides={"gunicorn.socket": ours})
+    ours.close()
+    theirs.close()
+    assert fresh.status_code == 201
+    assert _reads(catalog_url) == before + 1
