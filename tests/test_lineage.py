@@ -14,6 +14,7 @@ import networkx as nx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.analysis.graph import graph_neighbours, walk
 from registry.catalog import lineage
 from registry.catalog import service as catalog
 from registry.core.errors import NotFound
@@ -144,3 +145,47 @@ def test_unknown_names_are_not_found(sessions: sessionmaker[Session]) -> None:
             lineage.impact(session, "f00")
         with pytest.raises(NotFound, match="no consumer named 'table_0'"):
             lineage.closure(session, "table_0")
+
+
+# ----- the traversal itself (pure): what every lineage question and graph page is built on ---
+
+
+def random_digraph(seed: int) -> nx.DiGraph:
+    return nx.gnp_random_graph(60, 0.05, seed=seed, directed=True)
+
+
+def queue_order(graph: nx.Graph, start: int, depth: int | None) -> list[int]:
+    """Breadth-first order of a queue over sorted neighbours (the reference for `walk`)."""
+    edges = nx.bfs_edges(graph, start, depth_limit=depth, sort_neighbors=sorted)
+    return [start, *(v for _, v in edges)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_walk_matches_networkx_distances_and_order(seed: int) -> None:
+    graph = random_digraph(seed)
+    for start in list(graph)[::7]:
+        for depth in (None, 1, 2):
+            for direction, reference in (("downstream", graph), ("upstream", graph.reverse())):
+                reach = walk([start], graph_neighbours(graph), direction=direction, depth=depth)
+                assert reach.depth == nx.single_source_shortest_path_length(
+                    reference, start, cutoff=depth)
+                assert list(reach.depth) == queue_order(reference, start, depth)
+                for node, via in reach.via.items():  # the smallest neighbour one hop closer
+                    closer = [p for p in reference.predecessors(node)
+                              if reach.depth.get(p) == reach.depth[node] - 1]
+                    assert via == (min(closer) if node != start else start)
+            undirected = walk([start], graph_neighbours(graph, undirected=True), depth=depth)
+            assert list(undirected.depth) == queue_order(graph.to_undirected(), start, depth)
+
+
+def test_walk_from_several_starts_both_ways_and_capped() -> None:
+    graph = nx.DiGraph([(1, 2), (2, 3), (3, 4), (0, 1), (9, 0), (2, 5)])
+    both = walk([2], graph_neighbours(graph), direction="both")
+    assert both.depth == {2: 0, 1: 1, 3: 1, 5: 1, 0: 2, 4: 2, 9: 3}
+    assert walk([2], graph_neighbours(graph), direction="both", cap=4).depth == {
+        2: 0, 1: 1, 3: 1, 5: 1}  # stops after the level that reaches the cap
+    several = walk([4, 0], graph_neighbours(graph, undirected=True), depth=1)
+    assert list(several.depth) == [4, 0, 3, 1, 9]
+    assert several.via == {4: 4, 0: 0, 3: 4, 1: 0, 9: 0}
+    with pytest.raises(ValueError, match="direction must be one of"):
+        walk([1], graph_neighbours(graph), direction="sideways")

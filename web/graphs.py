@@ -9,8 +9,8 @@ from typing import Any
 from flask import current_app, request
 from markupsafe import Markup, escape
 
+from registry.analysis.graph import DIRECTIONS
 from registry.read.common import clamp_int
-from registry.read.graph import DIRECTIONS
 
 from .filters import object_url
 from .graph_dot import build_dot

@@ -1,41 +1,154 @@
-"""The catalog as a networkx graph: lineage, feedback cycles and transitive closures.
+"""The catalog as a graph: the kinds of edge, the one traversal, cycles and closures.
 
 Nodes are ``"feature:NAME"``, ``"source:NAME"`` and ``"consumer:NAME"`` with attributes
-``type`` and ``name``. Edges point the way data flows:
+``type`` and ``name``. Edges point the way data flows; their kinds (`EDGE_KINDS`, the one list
+of them: the database's edge tables are mapped onto it in `registry.catalog.lineage`) are
 
-* source → feature (the feature is built on the source),
-* feature → feature (dependency → derived feature),
-* feature → consumer (the consumer declares the feature),
-* consumer → source (the consumer produces the source: ``produces`` or ``produced_by``).
+* ``source``: source → feature (the feature is built on the source),
+* ``depends``: feature → feature (dependency → derived feature),
+* ``declared``: feature → consumer (the consumer declares the feature),
+* ``produces``: consumer → source (the consumer produces the source: ``produces`` or
+  ``produced_by``).
 
 References to objects that are not in the catalog are left out. Nodes and edges are added in
 sorted order so every traversal is deterministic.
+
+`walk` is the one breadth-first traversal: lineage, impact and closure over the database (one
+batched query per level), the graph pages, the report's snippets and the lineage hops the
+detectors use all call it, each with its own neighbour function (`graph_neighbours` for a
+networkx graph).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import networkx as nx
 
-from registry.analysis.inputs import ConsumerInfo, FeatureInfo, SourceInfo
+if TYPE_CHECKING:
+    from registry.analysis.inputs import ConsumerInfo, FeatureInfo, SourceInfo
 
 __all__ = [
+    "DIRECTIONS",
+    "EDGE_KINDS",
     "ConsumerClosure",
+    "Expand",
+    "Reach",
+    "Step",
     "build_catalog_graph",
+    "check_direction",
     "consumer_closure",
     "features_built_on",
     "features_by_source",
     "feedback_cycles",
+    "graph_neighbours",
     "lineage_graph",
     "lineage_hops",
     "node_id",
     "parse_node",
+    "walk",
 ]
 
 NODE_TYPES = ("feature", "source", "consumer")
+EDGE_KINDS: dict[str, tuple[str, str]] = {
+    "source": ("source", "feature"),
+    "depends": ("feature", "feature"),
+    "declared": ("feature", "consumer"),
+    "produces": ("consumer", "source"),
+}
+"""The catalog's declared edges: kind -> (type it comes from, type it goes to)."""
+DIRECTIONS = ("both", "upstream", "downstream")
+
+
+def check_direction(direction: str) -> None:
+    """ValueError unless `direction` is one of DIRECTIONS."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}")
+
+
+class _Ordered(Protocol):
+    def __lt__(self, other: Any, /) -> bool: ...
+
+
+N = TypeVar("N", bound=_Ordered)
+Step = tuple[N, bool]  # a node, and whether it is followed downstream (else upstream)
+Expand = Callable[[Sequence[Step[N]]], Mapping[Step[N], Iterable[N]]]
+"""A neighbour function: for a level's steps, the neighbours of each (downstream: the ends of
+the edges leaving the node; upstream: the starts of the edges entering it), in any order;
+steps without neighbours may be left out."""
+
+
+@dataclass(frozen=True)
+class Reach(Generic[N]):
+    """What `walk` reached: each node's fewest hops (in the order reached, the starts first),
+    and the node one hop closer it came from (the smallest, when several; a start: itself)."""
+
+    depth: dict[N, int]
+    via: dict[N, N]
+
+
+def walk(starts: Iterable[N], expand: Expand[N], *, direction: str = "downstream",
+         depth: int | None = None, cap: int | None = None) -> Reach[N]:
+    """Breadth-first search from the starts: every node within `depth` hops, in the order a
+    queue over sorted neighbours reaches it.
+
+    `expand` is called once per level with the whole frontier (so it can be one batched
+    query). "both" follows each node on in the direction it was reached: the upstream of its
+    upstream, the downstream of its downstream (a node reached both ways at the same distance:
+    both). Cycles stop; so does the level at which `cap` nodes are reached.
+    """
+    check_direction(direction)
+    ways = {"both": (True, False), "upstream": (False,), "downstream": (True,)}[direction]
+    hops: dict[N, int] = {}
+    via: dict[N, N] = {}
+    for start in starts:
+        hops.setdefault(start, 0)
+        via.setdefault(start, start)
+    frontier: list[Step[N]] = [(node, way) for node in hops for way in ways]
+    level = 0
+    while frontier and (depth is None or level < depth):
+        level += 1
+        around = expand(frontier)
+        following: dict[Step[N], None] = {}
+        for step in frontier:
+            node, way = step
+            for child in sorted(around.get(step, ())):
+                held = hops.get(child)
+                if held is None:
+                    hops[child] = level
+                    via[child] = node
+                elif held != level:
+                    continue
+                elif node < via[child]:
+                    via[child] = node
+                following[(child, way)] = None
+        frontier = list(following)
+        if cap is not None and len(hops) >= cap:
+            break
+    return Reach(hops, via)
+
+
+def graph_neighbours(graph: nx.DiGraph, *, undirected: bool = False,
+                     kinds: Collection[str] | None = None) -> Expand[Any]:
+    """`walk`'s neighbour function for a networkx graph: along its edges (undirected: either
+    way, whatever the direction; `kinds`: only edges whose ``kind`` is one of them). Nodes
+    absent from the graph have no neighbours."""
+    pred, succ = graph.pred, graph.succ
+
+    def expand(frontier: Sequence[Step[Any]]) -> dict[Step[Any], Iterable[Any]]:
+        if undirected:
+            return {(node, way): [*pred[node], *succ[node]]
+                    for node, way in frontier if node in graph}
+        if kinds is not None:
+            return {(node, way): [other for other, edge in (succ if way else pred)[node].items()
+                                  if edge["kind"] in kinds]
+                    for node, way in frontier if node in graph}
+        return {(node, way): (succ if way else pred)[node]
+                for node, way in frontier if node in graph}
+    return expand
 
 
 def node_id(node_type: str, name: str) -> str:
@@ -49,6 +162,20 @@ def parse_node(node: str) -> tuple[str, str]:
     """(type, name) of a graph node."""
     node_type, _, name = node.partition(":")
     return node_type, name
+
+
+def _declared_edges(features: Iterable[FeatureInfo], sources: Iterable[SourceInfo],
+                    consumers: Iterable[ConsumerInfo]) -> Iterator[tuple[str, str, str]]:
+    """(kind, from name, to name) of every edge the objects declare."""
+    for feature in features:
+        yield from (("source", s, feature.name) for s in feature.sources)
+        yield from (("depends", d, feature.name) for d in feature.depends_on)
+    for consumer in consumers:
+        yield from (("declared", f, consumer.name) for f in consumer.features)
+        yield from (("produces", consumer.name, s) for s in consumer.produces)
+    for source in sources:
+        if source.produced_by is not None:
+            yield "produces", source.produced_by, source.name
 
 
 def build_catalog_graph(
@@ -66,19 +193,12 @@ def build_catalog_graph(
         for item in items:
             graph.add_node(node_id(node_type, item.name), type=node_type, name=item.name)
 
-    edges: set[tuple[str, str]] = set()
-    for feature in feature_list:
-        target = node_id("feature", feature.name)
-        edges.update((node_id("source", s), target) for s in feature.sources)
-        edges.update((node_id("feature", d), target) for d in feature.depends_on)
-    for consumer in consumer_list:
-        node = node_id("consumer", consumer.name)
-        edges.update((node_id("feature", f), node) for f in consumer.features)
-        edges.update((node, node_id("source", s)) for s in consumer.produces)
-    for source in source_list:
-        if source.produced_by is not None:
-            edges.add((node_id("consumer", source.produced_by), node_id("source", source.name)))
-    graph.add_edges_from(sorted((u, v) for u, v in edges if u in graph and v in graph))
+    edges: dict[tuple[str, str], str] = {}
+    for kind, a, b in _declared_edges(feature_list, source_list, consumer_list):
+        from_type, to_type = EDGE_KINDS[kind]
+        edges[(node_id(from_type, a), node_id(to_type, b))] = kind
+    graph.add_edges_from((u, v, {"kind": kind}) for (u, v), kind in sorted(edges.items())
+                         if u in graph and v in graph)
     return graph
 
 
@@ -93,16 +213,10 @@ def lineage_hops(graph: nx.DiGraph) -> dict[str, int]:
 
     Features that no source reaches (no sources, nor through their dependencies) are absent.
     """
-    lineage = lineage_graph(graph)
-    starts = sorted(n for n, data in lineage.nodes(data=True) if data["type"] == "source")
-    if not starts:
-        return {}
-    distances = nx.multi_source_dijkstra_path_length(lineage, starts)
-    return {
-        parse_node(node)[1]: int(distance)
-        for node, distance in sorted(distances.items())
-        if lineage.nodes[node]["type"] == "feature"
-    }
+    starts = sorted(n for n, data in graph.nodes(data=True) if data["type"] == "source")
+    hops = walk(starts, graph_neighbours(graph, kinds=("source", "depends"))).depth
+    return {parse_node(node)[1]: hops[node] for node in sorted(hops)
+            if graph.nodes[node]["type"] == "feature"}
 
 
 def features_built_on(graph: nx.DiGraph, source: str) -> list[str]:

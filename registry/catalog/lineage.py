@@ -1,37 +1,62 @@
-"""Lineage, impact and closure as breadth-first queries over the edge tables.
+"""Lineage over the database: the one edge list, read with one batched query per BFS level.
 
-The graph: source → feature (feature_sources), feature → feature (feature_dependencies,
-dependency → derived), feature → consumer (consumer_features), consumer → source
-(sources.produced_by_id). Each BFS level is one indexed query per edge table, so the cost is
-proportional to what is reached, not to the size of the catalog; cycles (feedback loops) stop.
+`EDGES` says which rows form which kind of edge (`registry.analysis.graph.EDGE_KINDS`, in the
+direction data flows): feature_sources (source → feature), feature_dependencies (dependency →
+derived feature), consumer_features (feature → consumer) and sources.produced_by_id (consumer →
+the source it produces). Everything that reads edges from the database goes through it.
+
+Lineage, impact, closure and the graph pages walk it with the one traversal,
+`registry.analysis.graph.walk`, given `neighbours(session)`: each level is one indexed query
+(per batch of the frontier), so the cost is proportional to what is reached, not to the size of
+the catalog; cycles (feedback loops) stop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+import networkx as nx
+from sqlalchemy import String, cast, false, literal, literal_column, null, select, true, union_all
 from sqlalchemy.orm import Session
 
-from registry.core.batches import chunks
+from registry.analysis.graph import EDGE_KINDS, Expand, Step, walk
+from registry.core.batches import IN_LIST, chunks
 from registry.core.errors import NotFound
 from registry.store import models as m
 
 NodeKey = tuple[str, int]  # ("feature" | "source" | "consumer", id)
-
-# (from type, to type, table, column of the "from" side, column of the "to" side), downstream.
-EDGES: list[tuple[str, str, Any, Any, Any]] = [
-    ("source", "feature", m.FeatureSource, m.FeatureSource.source_id,
-     m.FeatureSource.feature_id),
-    ("feature", "feature", m.FeatureDependency, m.FeatureDependency.depends_on_id,
-     m.FeatureDependency.feature_id),
-    ("feature", "consumer", m.ConsumerFeature, m.ConsumerFeature.feature_id,
-     m.ConsumerFeature.consumer_id),
-    ("consumer", "source", m.Source, m.Source.produced_by_id, m.Source.id),
-]
 MODELS: dict[str, Any] = {"source": m.Source, "feature": m.Feature, "consumer": m.Consumer}
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One kind of edge, the types of its ends and the two columns that hold it."""
+
+    kind: str
+    from_type: str
+    to_type: str
+    from_col: Any
+    to_col: Any
+
+    @classmethod
+    def of(cls, kind: str, from_col: Any, to_col: Any) -> Edge:
+        return cls(kind, *EDGE_KINDS[kind], from_col, to_col)
+
+
+EDGES: tuple[Edge, ...] = (
+    Edge.of("source", m.FeatureSource.source_id, m.FeatureSource.feature_id),
+    Edge.of("depends", m.FeatureDependency.depends_on_id, m.FeatureDependency.feature_id),
+    Edge.of("declared", m.ConsumerFeature.feature_id, m.ConsumerFeature.consumer_id),
+    Edge.of("produces", m.Source.produced_by_id, m.Source.id),
+)
+_PER_STEP = max(Counter([(e.from_type, True) for e in EDGES]
+                        + [(e.to_type, False) for e in EDGES]).values())
+STEP_BATCH = IN_LIST // _PER_STEP
+"""Steps per query: a step's id is in one IN list per edge table on its side (a feature's in
+two), and every query stays within IN_LIST bound values."""
 
 
 @dataclass(frozen=True)
@@ -54,59 +79,116 @@ def resolve_node(session: Session, name: str, types: Iterable[str] = MODELS) -> 
     raise NotFound(f"no {' or '.join(types)} named {name!r}")
 
 
-def _neighbours(session: Session, frontier: list[NodeKey], downstream: bool
-                ) -> list[tuple[NodeKey, NodeKey]]:
-    by_type: dict[str, list[int]] = {}
-    for type_, id_ in frontier:
-        by_type.setdefault(type_, []).append(id_)
-    found: list[tuple[NodeKey, NodeKey]] = []
-    for from_t, to_t, _table, from_col, to_col in EDGES:
-        src_t, dst_t, src_col, dst_col = (
-            (from_t, to_t, from_col, to_col) if downstream else (to_t, from_t, to_col, from_col)
-        )
-        ids = by_type.get(src_t, [])
-        for part in chunks(ids):
-            rows = session.execute(
-                select(src_col, dst_col).where(src_col.in_(part),
-                                               dst_col.is_not(None))
-            )
-            found.extend(((src_t, a), (dst_t, b)) for a, b in rows)
-    return found
+def _union(parts: list[Any]) -> Any:
+    return parts[0] if len(parts) == 1 else union_all(*parts)
+
+
+def _adjacent(session: Session, steps: Sequence[Step[NodeKey]], edges: Sequence[Edge] = EDGES
+              ) -> Iterator[tuple[Edge, NodeKey, NodeKey, bool]]:
+    """(edge, from, to, downstream?) of the edges leaving each downstream step and entering
+    each upstream one: one query (a union over the edge tables) per STEP_BATCH steps."""
+    for part in chunks(steps, STEP_BATCH):
+        ids: dict[tuple[str, bool], list[int]] = {}
+        for (type_, id_), down in part:
+            ids.setdefault((type_, down), []).append(id_)
+        queries = []
+        for index, edge in enumerate(edges):
+            for down, near_type, near, far in ((True, edge.from_type, edge.from_col, edge.to_col),
+                                               (False, edge.to_type, edge.to_col, edge.from_col)):
+                if ids.get((near_type, down)):
+                    queries.append(select(literal_column(str(index)).label("edge"),
+                                          (true() if down else false()).label("down"),
+                                          edge.from_col.label("a"), edge.to_col.label("b"))
+                                   .where(near.in_(ids[(near_type, down)]), far.is_not(None)))
+        if queries:
+            for index, down, a, b in session.connection().execute(_union(queries)):
+                edge = edges[index]
+                yield edge, (edge.from_type, a), (edge.to_type, b), bool(down)
+
+
+def neighbours(session: Session) -> Expand[NodeKey]:
+    """The database's edges as `walk`'s neighbour function."""
+    def expand(frontier: Sequence[Step[NodeKey]]) -> dict[Step[NodeKey], list[NodeKey]]:
+        around: dict[Step[NodeKey], list[NodeKey]] = {}
+        for _edge, a, b, down in _adjacent(session, frontier):
+            if down:
+                around.setdefault((a, True), []).append(b)
+            else:
+                around.setdefault((b, False), []).append(a)
+        return around
+    return expand
+
+
+def edges_among(session: Session, keys: Iterable[NodeKey]) -> list[tuple[str, NodeKey, NodeKey]]:
+    """(kind, from, to) of every edge with both ends among the keys."""
+    wanted = set(keys)
+    types = {type_ for type_, _ in wanted}
+    edges = [edge for edge in EDGES if edge.to_type in types]
+    return [(edge.kind, a, b)
+            for edge, a, b, _down in _adjacent(session, [(k, True) for k in sorted(wanted)], edges)
+            if b in wanted]
+
+
+def catalog_flow(session: Session) -> nx.DiGraph:
+    """The whole catalog's edges as a networkx graph of (type, id) nodes."""
+    flow = nx.DiGraph()
+    for kind, model in MODELS.items():
+        flow.add_nodes_from((kind, i) for i in session.scalars(select(model.id)
+                                                              .order_by(model.id)))
+    for edge in EDGES:
+        flow.add_edges_from(sorted(
+            ((edge.from_type, a), (edge.to_type, b)) for a, b in session.connection().execute(
+                select(edge.from_col, edge.to_col)
+                .where(edge.to_col.is_not(None), edge.from_col.is_not(None)))))
+    return flow
+
+
+def _node_rows(session: Session, keys: Iterable[NodeKey], *, details: bool) -> Iterator[Any]:
+    """(type, id, name, owner, status) of catalog nodes, one query per IN_LIST keys; owner and
+    status only with `details` (status only for features)."""
+    none = cast(null(), String)
+    for part in chunks(sorted(set(keys))):
+        by_type: dict[str, list[int]] = {}
+        for type_, id_ in part:
+            by_type.setdefault(type_, []).append(id_)
+        queries = []
+        for type_, ids in by_type.items():
+            model = MODELS[type_]
+            if details:
+                status = model.status if type_ == "feature" else none
+                query = (select(literal(type_).label("t"), model.id, model.name,
+                                m.Team.name.label("owner"), status.label("status"))
+                         .join(m.Team, m.Team.id == model.owner_id))
+            else:
+                query = select(literal(type_).label("t"), model.id, model.name,
+                               none.label("owner"), none.label("status"))
+            queries.append(query.where(model.id.in_(ids)))
+        yield from session.connection().execute(_union(queries))
+
+
+def describe(session: Session, keys: Iterable[NodeKey]
+             ) -> dict[NodeKey, tuple[str, str, str | None]]:
+    """(name, owner, status) of catalog nodes; status only for features."""
+    return {(type_, id_): (name, owner, status)
+            for type_, id_, name, owner, status in _node_rows(session, keys, details=True)}
+
+
+def names(session: Session, keys: Iterable[NodeKey]) -> dict[NodeKey, str]:
+    """The names of catalog nodes."""
+    return {(type_, id_): name
+            for type_, id_, name, _owner, _status in _node_rows(session, keys, details=False)}
 
 
 def traverse(session: Session, start: NodeKey, *, downstream: bool, depth: int | None = None
              ) -> list[LineageNode]:
     """Every node reachable from start (excluded) with its shortest distance, sorted."""
-    seen: dict[NodeKey, tuple[int, NodeKey]] = {start: (0, start)}
-    frontier = [start]
-    level = 0
-    while frontier and (depth is None or level < depth):
-        level += 1
-        nxt: list[NodeKey] = []
-        for parent, child in sorted(_neighbours(session, frontier, downstream)):
-            if child not in seen:
-                seen[child] = (level, parent)
-                nxt.append(child)
-        frontier = nxt
-    del seen[start]
-    names = _names(session, set(seen) | {p for _, p in seen.values()} | {start})
-    nodes = [
-        LineageNode(t, names[(t, i)], d, f"{p[0]}:{names[p]}")
-        for (t, i), (d, p) in seen.items()
-    ]
+    reach = walk([start], neighbours(session),
+                 direction="downstream" if downstream else "upstream", depth=depth)
+    named = names(session, reach.depth)
+    del reach.depth[start]
+    nodes = [LineageNode(key[0], named[key], hops, f"{reach.via[key][0]}:{named[reach.via[key]]}")
+             for key, hops in reach.depth.items()]
     return sorted(nodes, key=lambda n: (n.depth, n.type, n.name))
-
-
-def _names(session: Session, keys: set[NodeKey]) -> dict[NodeKey, str]:
-    out: dict[NodeKey, str] = {}
-    for type_, model in MODELS.items():
-        ids = [i for t, i in keys if t == type_]
-        for part in chunks(ids):
-            for id_, name in session.execute(
-                select(model.id, model.name).where(model.id.in_(part))
-            ):
-                out[(type_, id_)] = name
-    return out
 
 
 def lineage(session: Session, name: str, *, downstream: bool, depth: int | None = None

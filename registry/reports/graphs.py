@@ -12,7 +12,7 @@ from typing import Any
 
 import networkx as nx
 
-from registry.analysis.graph import node_id, parse_node
+from registry.analysis.graph import graph_neighbours, node_id, parse_node, walk
 
 __all__ = ["DeletionPayoff", "GraphSnippet", "cycle_snippet", "deletion_payoff",
            "feature_snippet"]
@@ -95,25 +95,18 @@ def _snippet(graph: nx.DiGraph, roles: dict[str, str],
     return {"nodes": nodes, "edges": edges}
 
 
-def _neighbours(graph: nx.DiGraph, node: str) -> list[str]:
-    if node not in graph:
-        return []
-    return sorted(set(graph.predecessors(node)) | set(graph.successors(node)))
-
-
 def feature_snippet(graph: nx.DiGraph, feature: str, *, keep: str | None = None,
                     undeclared_readers: Iterable[str] = ()) -> GraphSnippet:
-    """The feature (and the feature to keep instead) with their direct neighbours; readers
-    that never declared the feature are drawn with a dashed edge."""
+    """The feature (and the feature to keep instead) with their direct neighbours, nearest the
+    feature first; readers that never declared the feature are drawn with a dashed edge."""
     center = node_id("feature", feature)
     roles: dict[str, str] = {center: "subject"}
     if keep is not None:
         roles[node_id("feature", keep)] = "keep"
-    for node in [center] + ([node_id("feature", keep)] if keep else []):
-        for neighbour in _neighbours(graph, node):
-            if len(roles) >= MAX_SNIPPET_NODES:
-                break
-            roles.setdefault(neighbour, "context")
+    for neighbour in walk(list(roles), graph_neighbours(graph, undirected=True), depth=1).depth:
+        if len(roles) >= MAX_SNIPPET_NODES:
+            break
+        roles.setdefault(neighbour, "context")
     extra = []
     for reader in sorted(undeclared_readers):
         reader_node = node_id("consumer", reader)
