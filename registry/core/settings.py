@@ -259,6 +259,10 @@ class WebSettings(Section):
     allowed_hosts: OptionalText = setting(
         None, "Comma-separated host names the server answers to (the Host header; refuses "
         "DNS rebinding). Unset: localhost, 127.0.0.1, ::1 and the host `featreg serve` binds.")
+    admission_slots: Whole = setting(
+        0, "Most requests one worker process runs at once; a request that waits 100 ms for a "
+        "slot gets 503 with Retry-After (0: no limit; `featreg serve` sets it to --threads).",
+        minimum=0)
     max_upload_bytes: Whole = setting(
         512 * 2**20, "Largest snapshot upload accepted over HTTP (bytes); larger is 413.")
 
