@@ -86,6 +86,7 @@ def test_the_installed_wheel_runs_the_demo_in_an_empty_directory(
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     result = _run([str(venv / "bin" / "featreg"), "demo", "--no-serve"], cwd=empty, env=env)
     assert "demo: writing the weekly report" in result.stdout
+    assert "admin token" in result.stdout and "frg_" in result.stdout
     with sqlite3.connect(empty / "featreg.db") as conn:
         features = conn.execute("SELECT count(*) FROM features").fetchone()[0]
         findings = conn.execute("SELECT count(*) FROM findings").fetchone()[0]

@@ -215,6 +215,7 @@ def serve(ctx: click.Context, host: str, port: int, timeout: int, threads: int, 
 def demo(ctx: click.Context, host: str, port: int, timeout: int, threads: int, workers: int,
          no_serve: bool) -> None:
     """Load seeds/ into a fresh database, analyse it, write its weekly report, and serve."""
+    from registry.access.tokens import create_token
     from registry.demo import SEEDS, DemoManifest, fresh_sqlite, load_demo
     from registry.store.db import session_factory, session_scope
 
@@ -229,5 +230,9 @@ def demo(ctx: click.Context, host: str, port: int, timeout: int, threads: int, w
         click.echo("demo: writing the weekly report")
         with session_scope(session_factory(url)) as session:
             generate_weekly_report(session, now=DemoManifest.read(SEEDS).analysis_time)
+    with session_scope(session_factory(url)) as session:
+        _row, secret = create_token(session, name="demo-admin", team=None, admin=True,
+                                    created_by="featreg demo")
+    click.echo(f"demo: an admin token for the UI's sign-in and the API (shown once): {secret}")
     if not no_serve:
         _serve(url, host, port, threads, workers, timeout=timeout)
