@@ -21,6 +21,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("bench_analyze.py", ["--features", "150", "--consumers", "20", "--rows", "3000",
                           "--usage", "7500"]),
     ("bench_web.py", ["--features", "2000"]),
+    ("bench_stability.py", ["--rows", "100000", "--features", "300", "--snapshots", "10"]),
 ]
 
 

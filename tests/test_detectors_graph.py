@@ -143,6 +143,7 @@ def test_the_pipeline_passes_final_findings_to_follow_up_detectors() -> None:
 def test_registry_lists_every_kind_of_the_design_once() -> None:
     assert sorted(KINDS) == sorted([
         "legacy", "bundled", "epsilon", "correlated", "undeclared_consumer", "feedback_loop",
-        "deprecated_in_use", "undocumented", "underutilized_source", "stale_source",
+        "deprecated_in_use", "undocumented", "underutilized_source", "unstable_dependency",
+        "stale_source",
         "unready_dependency"])
     assert len(DETECTORS) == len(set(KINDS))

@@ -190,7 +190,9 @@ def snapshots() -> Response:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         abort(400, description="send the snapshot as a multipart upload in the field 'file'")
-    form = {key: request.form.get(key) or None for key in ("label", "consumer", "name")}
+    form = {key: request.form.get(key) or None
+            for key in ("label", "consumer", "name", "taken_at")}
+    taken_at = parse_time(form["taken_at"]) if form["taken_at"] else None
     if form["consumer"] is not None:
         with session_scope(sessions()) as session:
             check_consumers(session, acting(), [form["consumer"]])
@@ -198,7 +200,8 @@ def snapshots() -> Response:
     name = form["name"] or Path(upload.filename).stem
     with session_scope(sessions()) as session:
         summary = add_snapshot(session, path, label=form["label"], consumer=form["consumer"],
-                               name=name, actor=actor(dict(request.form)))
+                               name=name, actor=actor(dict(request.form)), taken_at=taken_at)
     data = asdict(summary)
     data["created_at"] = summary.created_at.isoformat()
+    data["taken_at"] = summary.taken_at.isoformat() if summary.taken_at else None
     return _json(data, 201)

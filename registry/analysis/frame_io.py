@@ -40,6 +40,23 @@ def read_frame(path: str | Path) -> pd.DataFrame:
         raise ValueError(f"{file}: cannot be read as {file_format}: {error}") from error
 
 
+def column_names(path: str | Path) -> list[str]:
+    """The column names exactly as the file has them (repeats included: pandas would rename a
+    repeated CSV column ``x.1``). Raises ValueError when the file cannot be read."""
+    file = Path(path)
+    name = file.name.lower()
+    try:
+        if name.endswith(PARQUET_SUFFIXES):
+            schema = pq.read_schema(file)
+            index = {n for n in (schema.pandas_metadata or {}).get("index_columns", [])
+                     if isinstance(n, str)}
+            return [str(n) for n in schema.names if n not in index]
+        header = pd.read_csv(file, header=None, nrows=1, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, pa.ArrowException) as error:
+        raise ValueError(f"{file}: cannot be read: {error}") from error
+    return [str(v) for v in header.iloc[0].tolist()] if len(header) else []
+
+
 def _read_parquet(file: Path) -> pd.DataFrame:
     """Read a group of columns at a time: decoding a whole file at once holds about three times
     the data in Arrow buffers, a group at a time only the data plus one group's buffers."""

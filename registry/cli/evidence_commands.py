@@ -246,15 +246,23 @@ def snapshot_group() -> None:
 @click.option("--repeats", type=click.IntRange(min=1), default=snapshots.DEFAULT_REPEATS,
               show_default=True, help="Permutation repeats of computed importance.")
 @click.option("--no-importance", is_flag=True, help="Do not compute importance now.")
+@click.option("--taken-at", "taken_at",
+              help="When the sample was taken (ISO 8601 with a timezone; default now).")
 @pass_app
 @handle_errors
 def snapshot_add(app: AppContext, path: str, label: str | None, consumer: str | None,
-                 name: str | None, threshold: float, repeats: int, no_importance: bool) -> None:
-    """Register a Parquet or CSV sample of feature values."""
+                 name: str | None, threshold: float, repeats: int, no_importance: bool,
+                 taken_at: str | None) -> None:
+    """Register a Parquet or CSV sample of feature values taken at a time."""
+    from registry.cli.health_commands import aware_time
+
+    now = datetime.now(UTC)
+    moment = aware_time(taken_at, "--taken-at", now=now)
     with session_scope(app.sessions()) as session:
         s = snapshots.add_snapshot(session, path, label=label, consumer=consumer, name=name,
                                    threshold=threshold, repeats=repeats, actor=app.actor,
-                                   compute_importance=False if no_importance else None)
+                                   compute_importance=False if no_importance else None,
+                                   taken_at=moment, now=now)
     if s.already_registered:
         out.print(f"Already registered as snapshot {s.id} ({escape(s.name)}).")
         return
@@ -262,6 +270,9 @@ def snapshot_add(app: AppContext, path: str, label: str | None, consumer: str | 
               f"features, {s.correlations} correlated pairs at |r| >= {threshold:g}")
     if s.unknown_columns:
         out.print(f"columns not in the catalog (ignored): {escape(', '.join(s.unknown_columns))}")
+    if not s.features:
+        err.print("[yellow]no column of this snapshot is a feature of the catalog:[/yellow] "
+                  "it is registered, but gives no feature statistics")
     if s.importance_report_id is not None:
         out.print(f"computed importance for {escape(s.consumer or '')}: report "
                   f"{s.importance_report_id}")

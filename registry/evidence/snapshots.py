@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from registry.core.errors import InvalidInput, NotFound, Problem
@@ -70,6 +71,9 @@ class SnapshotSummary:
     importance_problem: str | None = None
     missing_features: list[str] = field(default_factory=list)
     """Declared features of the consumer that the snapshot lacks (computed importance)."""
+    taken_at: datetime | None = None
+    """When the sample was taken (None: registered before snapshots had a time; then
+    ``created_at``)."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,38 @@ def _summary(snapshot: m.Snapshot, correlations: int, *, again: bool = False) ->
     return SnapshotSummary(snapshot.id, snapshot.name, snapshot.path, snapshot.row_count,
                            list(snapshot.features), list(snapshot.unknown_columns),
                            snapshot.label, snapshot.consumer, correlations, snapshot.created_at,
-                           already_registered=again)
+                           already_registered=again,
+                           taken_at=snapshot.taken_at or snapshot.created_at)
+
+
+def check_taken_at(taken_at: datetime | None, now: datetime) -> datetime:
+    """The time a sample was taken: aware (InvalidInput when it has no timezone) and not later
+    than ``now``; default ``now``."""
+    if taken_at is None:
+        return now
+    if taken_at.tzinfo is None or taken_at.utcoffset() is None:
+        raise InvalidInput([Problem(f"taken_at {taken_at.isoformat()} has no timezone: add Z "
+                                    "or an offset such as +02:00", field="taken_at")])
+    taken_at = taken_at.astimezone(UTC)
+    if taken_at > now:
+        raise InvalidInput([Problem(f"taken_at {taken_at.isoformat()} is later than now "
+                                    f"({now.isoformat(timespec='seconds')})",
+                                    field="taken_at")])
+    return taken_at
+
+
+def _refuse_duplicate_columns(path: Path) -> None:
+    from registry.analysis.frame_io import column_names
+
+    try:
+        names = column_names(path)
+    except ValueError:
+        return  # reading the file reports it
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InvalidInput([Problem(
+            f"columns named more than once: {', '.join(repeated)}; each column is one "
+            "feature, so rename or drop the copies", file=str(path))])
 
 
 def _require_consumer(session: Session, name: str) -> None:
@@ -134,7 +169,7 @@ def add_snapshot(
     session: Session, path: str | Path, *, label: str | None = None, consumer: str | None = None,
     name: str | None = None, threshold: float = DEFAULT_CORRELATION_THRESHOLD,
     compute_importance: bool | None = None, repeats: int = DEFAULT_REPEATS,
-    actor: str | None = None,
+    actor: str | None = None, taken_at: datetime | None = None, now: datetime | None = None,
 ) -> SnapshotSummary:
     """Register a snapshot with statistics and correlations (see the module docstring).
 
@@ -146,10 +181,12 @@ def add_snapshot(
     from registry.analysis.correlation import correlated_pairs
 
     path = Path(path).resolve()
+    taken = check_taken_at(taken_at, now or datetime.now(UTC))
     if not 0.0 <= threshold <= 1.0:
         raise InvalidInput([Problem(f"threshold must be between 0 and 1, not {threshold}")])
     if consumer is not None:
         _require_consumer(session, consumer)
+    _refuse_duplicate_columns(path)
     frame = _read(path)
     frame.columns = [str(c) for c in frame.columns]
     if label is not None and label not in frame.columns:
@@ -160,6 +197,7 @@ def add_snapshot(
         m.Snapshot.sha256 == digest, m.Snapshot.byte_count == size,
         m.Snapshot.label.is_(None) if label is None else m.Snapshot.label == label,
         m.Snapshot.consumer.is_(None) if consumer is None else m.Snapshot.consumer == consumer,
+        *(() if taken_at is None else (m.Snapshot.taken_at == taken,)),
     ).order_by(m.Snapshot.id.desc())).first()
     if again is not None:
         count = len(snapshot_correlations(session, again.id))
@@ -171,14 +209,16 @@ def add_snapshot(
         name=(name or path.stem)[:255], path=str(path), sha256=digest, byte_count=size,
         row_count=len(frame), columns=list(frame.columns), features=features,
         unknown_columns=[c for c in columns if c not in catalog], label=label, consumer=consumer,
-        correlation_threshold=threshold, actor=actor,
+        correlation_threshold=threshold, actor=actor, taken_at=taken,
     )
     session.add(snapshot)
     session.flush()
     stats = compute_column_stats(frame[features]) if features else {}
+    profiles = _profiles(session, frame, features, taken)
     if stats:
         session.execute(insert(m.SnapshotFeatureStats), [
-            {"snapshot_id": snapshot.id, "feature": feature, "stats": _json_safe(s.to_dict())}
+            {"snapshot_id": snapshot.id, "feature": feature, "stats": _json_safe(s.to_dict()),
+             "profile": _json_safe(profiles.get(feature))}
             for feature, s in stats.items()])
     pairs = correlated_pairs(frame, threshold, "both", columns=features) if features else []
     if pairs:
@@ -198,6 +238,50 @@ def add_snapshot(
             summary.importance_report_id = report.id
             summary.missing_features = list((report.details or {}).get("missing_features", []))
     return summary
+
+
+def _profiles(session: Session, frame: pd.DataFrame, features: list[str], taken: datetime
+              ) -> dict[str, dict[str, Any]]:
+    """Each feature's profile (`registry.analysis.stability`), its exact check against the
+    feature's ``expect``, and its correlation with every feature it was strongly correlated
+    with in a snapshot taken earlier (``tracked``), so a break can be seen later."""
+    import pandas as pd
+
+    from registry.analysis.stability import Thresholds, exact_expect_check, profile_column
+
+    if not features:
+        return {}
+    expects: dict[str, Any] = dict(session.execute(select(m.Feature.name, m.Feature.expect)
+                                   .where(m.Feature.expect.is_not(None))).tuples().all())
+    profiles = {}
+    for feature in features:
+        profile = profile_column(frame[feature])
+        check = exact_expect_check(frame[feature], expects.get(feature))
+        if check is not None:
+            profile["expect_check"] = check
+        profiles[feature] = profile
+    present = set(features)
+    earlier = select(m.Snapshot.id).where(
+        func.coalesce(m.Snapshot.taken_at, m.Snapshot.created_at) < taken)
+    C = m.SnapshotCorrelation
+    strong: set[tuple[str, str]] = set()
+    for a, b, pearson, spearman in session.execute(
+            select(C.a, C.b, C.pearson, C.spearman).where(C.snapshot_id.in_(earlier))):
+        if a in present and b in present and max(abs(pearson or 0.0), abs(spearman or 0.0)) \
+                >= Thresholds.corr_strong:
+            strong.add((a, b))
+    for a, b in sorted(strong):
+        pair = frame[[a, b]].apply(pd.to_numeric, errors="coerce").dropna()
+        values: dict[str, float | None] = {"pearson": None, "spearman": None}
+        if len(pair) >= 3:
+            for method in ("pearson", "spearman"):
+                with warnings.catch_warnings():  # a constant column: no correlation (NaN)
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    r = pair[a].corr(pair[b], method=method)
+                values[method] = float(r) if math.isfinite(r) else None
+        profiles[a].setdefault("tracked", {})[b] = values
+        profiles[b].setdefault("tracked", {})[a] = values
+    return profiles
 
 
 def _declared_features(session: Session, consumer: str) -> list[str]:

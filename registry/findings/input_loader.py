@@ -16,7 +16,7 @@ from registry.analysis.inputs import (
 from registry.catalog.state import CatalogState, load_state
 from registry.core.settings import Settings
 from registry.evidence.freshness import latest_updates
-from registry.findings.evidence_loader import load_evidence
+from registry.findings.evidence_loader import load_evidence, load_snapshot_history
 from registry.store import models as m
 
 
@@ -59,5 +59,5 @@ def load_analysis_input(session: Session, *, now: datetime, settings: Settings
         now=now, settings=settings, features=features, sources=sources, consumers=consumers,
         reads=evidence.reads, importance=evidence.importance,
         group_importance=evidence.group_importance, correlations=evidence.correlations,
-        changeset_sizes=sizes,
+        changeset_sizes=sizes, snapshot_history=load_snapshot_history(session, now=now),
     )

@@ -158,16 +158,18 @@ class Client(Registrations):
         return {name: asdict(row) for name, row in usage.items()}
 
     def add_snapshot(self, path: str, *, label: str | None = None, consumer: str | None = None,
-                     name: str | None = None) -> dict[str, Any]:
+                     name: str | None = None, taken_at: datetime | None = None
+                     ) -> dict[str, Any]:
         """Register a data snapshot (statistics, correlations, computed importance when
-        labelled for a consumer); returns its summary."""
+        labelled for a consumer) taken at ``taken_at`` (aware; default now); returns its
+        summary."""
         from dataclasses import asdict
 
         from registry.evidence.snapshots import add_snapshot
 
         with session_scope(self._sessions) as session:
             summary = add_snapshot(session, path, label=label, consumer=consumer, name=name,
-                                   actor=self.actor)
+                                   actor=self.actor, taken_at=taken_at)
         return asdict(summary)
 
 

@@ -205,17 +205,21 @@ class HttpClient(Registrations):
         return result
 
     def add_snapshot(self, path: str, *, label: str | None = None, consumer: str | None = None,
-                     name: str | None = None) -> dict[str, Any]:
-        """Upload a data snapshot (Parquet or CSV); returns its summary."""
+                     name: str | None = None, taken_at: datetime | None = None
+                     ) -> dict[str, Any]:
+        """Upload a data snapshot (Parquet or CSV) taken at ``taken_at`` (aware; default
+        now); returns its summary."""
         file = Path(path)
         if not file.is_file():
             raise InvalidInput([Problem(f"{file.resolve()}: no such file")])
-        fields = {"label": label, "consumer": consumer, "name": name or file.stem}
+        fields = {"label": label, "consumer": consumer, "name": name or file.stem,
+                  "taken_at": taken_at.isoformat() if taken_at is not None else None}
         body, content_type, length = _multipart(fields, file)
         result: dict[str, Any] = self._request(
             "POST", "/snapshots", data=body,
             headers={"Content-Type": content_type, "Content-Length": str(length)})
         result["created_at"] = _parse_time(result.get("created_at"))
+        result["taken_at"] = _parse_time(result.get("taken_at"))
         return result
 
 

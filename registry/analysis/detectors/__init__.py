@@ -23,6 +23,7 @@ from registry.analysis.detectors.undeclared_consumer import UndeclaredConsumerDe
 from registry.analysis.detectors.underutilized_source import UnderutilizedSourceDetector
 from registry.analysis.detectors.undocumented import UndocumentedDetector
 from registry.analysis.detectors.unready_dependency import UnreadyDependencyDetector
+from registry.analysis.detectors.unstable_dependency import UnstableDependencyDetector
 from registry.analysis.inputs import AnalysisInput, FindingDraft
 
 __all__ = [
@@ -45,6 +46,7 @@ DETECTORS: list[Detector | FollowUpDetector] = [
     DeprecatedInUseDetector(),
     UndocumentedDetector(),
     UnderutilizedSourceDetector(),
+    UnstableDependencyDetector(),
     StaleSourceDetector(),
     UnreadyDependencyDetector(),
 ]
