@@ -143,6 +143,17 @@ def test_analyze_finds_each_planted_change_and_nothing_else(cli: Cli, tmp_path: 
     assert explained.exit_code == 0
     assert "between the snapshots of 2026-03-03 and 2026-03-17" in explained.output
     assert "`recommender` (production)" in explained.output
+    from featreg.web import create_app
+
+    web = create_app({"DATABASE_URL": cli.url, "TESTING": True}).test_client()
+    health = web.get("/api/v1/data-health").get_json()
+    assert health["counts"]["unstable_dependency"] == len(EXPECTED)
+    assert "time_on_site_7d" in web.get("/data-health").get_data(as_text=True)
+    feature = web.get("/api/v1/features/clicks").get_json()
+    assert [h["taken_at"][:10] for h in feature["stats_history"]] == ["2026-03-03",
+                                                                      "2026-03-17"]
+    page = web.get("/features/clicks").get_data(as_text=True)
+    assert "Statistics over time" in page and "stroke-dasharray" in page  # the expectation
 
 
 @pytest.mark.parametrize(("taken_at", "words"), [

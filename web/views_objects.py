@@ -13,6 +13,7 @@ from registry.read.detail import (
     source_detail,
     team_detail,
 )
+from registry.read.health import data_health
 
 from .graphs import draw, graph_args
 from .support import API_PREFIX, db, respond
@@ -34,6 +35,13 @@ def source(name: str) -> Response:
     graph = queries_graph.neighbourhood(session, name, node_type="source", **args).to_dict()
     return respond("source.html", {**detail, "graph": graph}, graph_args=args,
                    graph_svg=draw(graph) if _wants_svg() else None)
+
+
+@bp.get("/data-health")
+@api.get("/data-health")
+def health() -> Response:
+    """Unstable features, stale sources and unready consumers, by team."""
+    return respond("data_health.html", data_health(db()))
 
 
 @bp.get("/consumers/<path:name>")

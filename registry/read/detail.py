@@ -36,6 +36,7 @@ from registry.read.common import (
     subject_findings,
     tags_of,
 )
+from registry.read.health import feature_stats_history, stats_charts
 from registry.read.ops import reports_list
 from registry.store import models as m
 
@@ -126,6 +127,8 @@ def feature_detail(session: Session, name: str, *, now: datetime | None = None
         "replaces": [r["name"] for r in related["replaces"]],
         "bundle": feature.bundle, "cost": feature.cost, "created": iso(feature.created),
         "expect": feature.expect or None,
+        "stats_history": (stats := feature_stats_history(session, feature.name)),
+        "stats_charts": stats_charts(stats, feature.expect),
         "registered_at": iso(feature.registered_at),
         "tags": tags_of(session, [feature.id]).get(feature.id, []),
         "sources": related["sources"], "depends_on": related["depends_on"],
