@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import admin_token
 from featreg.web import create_app
 from web_catalog import XSS_PRINCIPAL, build_catalog, load_seeds
 
@@ -28,6 +29,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-sync", "--no-first-run"]
 
 
+TOKENS: dict[str, str] = {}
+
+
 @pytest.fixture(scope="module")
 def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of a live server (waitress in a thread) on a loaded catalog."""
@@ -41,6 +45,7 @@ def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         load_seeds(url, seeds, DemoManifest.read(seeds).analysis_time)
     else:
         build_catalog(url, folder)
+    TOKENS["admin"] = admin_token(url, "browser")
     app = create_app({"DATABASE_URL": url})
     live = create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=live.run, daemon=True)
@@ -103,8 +108,14 @@ def test_search_open_feature_follow_graph_node(server: str, page: object) -> Non
     shot(page, "04-graph-node-source")
 
 
-def test_acknowledge_a_finding(server: str, page: object) -> None:
+def test_sign_in_then_acknowledge_a_finding(server: str, page: object) -> None:
     page.goto(server + "/findings?kind=undocumented")
+    page.locator("header .who a", has_text="Sign in").click()
+    page.wait_for_url(re.compile(r"/signin"))
+    page.locator("input[name=token]").fill(TOKENS["admin"])
+    page.locator("form.signin button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/findings\?kind=undocumented"))
+    assert "Sign out" in page.locator("header .who").inner_text()
     item = page.locator("li.finding", has=page.locator(".finding-status-open")).first
     summary = item.locator("p.summary").inner_text()
     item.locator("input[name=reason]").fill("known, owner is on it")
