@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import Cli, authorize
-from featreg.web import create_app
+from featreg.web import api_write, create_app
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -21,7 +21,7 @@ from test_api_write import SPEC_YAML
 from registry.catalog.spec import load_spec, parse_documents
 from registry.core.errors import InvalidInput
 from registry.store import models as m
-from registry.store.db import session_factory, session_scope
+from registry.store.db import session_factory, session_scope, upgrade
 
 
 def alias_bomb(levels: int = 9) -> str:
@@ -358,3 +358,16 @@ def test_a_snapshot_upload_over_the_limit_is_413_and_nothing_kept(
         store_upload(FileStorage(io.BytesIO(body), "s.csv"))  # counted while saved
     assert count(app.config["DATABASE_URL"], m.Snapshot) == 0
     assert not [p for p in tmp_path.rglob("*") if p.is_file() and "snapshots" in p.parts]
+
+
+def test_a_plan_or_register_request_with_too_many_objects_is_413(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cap.db'}"
+    upgrade(url)
+    app = create_app({"DATABASE_URL": url, "TESTING": True})
+    web = authorize(app.test_client(), url)
+    limit = api_write.MAX_SPEC_ENTRIES
+    many = [{"name": f"t{i}"} for i in range(limit + 1)]
+    assert web.post("/api/v1/plan", json={"spec": {"teams": many}}).status_code == 413
+    entries = [{"kind": "teams", "fields": {"name": "x"}}] * (limit + 1)
+    assert web.post("/api/v1/register", json={"entries": entries}).status_code == 413
+    assert web.post("/api/v1/plan", json={"spec": {"teams": many[:3]}}).status_code == 200

@@ -90,6 +90,7 @@ def register() -> Response:
     raw = body.get("entries")
     if not isinstance(raw, list) or not raw:
         raise _problem("entries must be a non-empty list of {kind, fields}", "entries")
+    _refuse_large(len(raw))
     entries: list[tuple[str, Mapping[str, Any]]] = []
     for position, item in enumerate(raw, start=1):
         if (not isinstance(item, dict) or item.get("kind") not in KINDS
@@ -122,9 +123,19 @@ def post_object(kind: str) -> Response:
 # ----- plan and apply --------------------------------------------------------------------------
 
 
+MAX_SPEC_ENTRIES = 100_000  # objects in one plan, apply or register request
+
+
+def _refuse_large(count: int) -> None:
+    if count > MAX_SPEC_ENTRIES:
+        abort(413, description=f"at most {MAX_SPEC_ENTRIES:,} objects per request "
+                               f"(this one has {count:,}); split the spec or use featreg apply")
+
+
 def _spec_from_dict(spec: Any) -> Spec:
     if not isinstance(spec, dict):
         raise _problem("spec must be an object of teams/sources/features/consumers", "spec")
+    _refuse_large(sum(len(v) for v in spec.values() if isinstance(v, list)))
     entries: list[tuple[str, Mapping[str, Any]]] = []
     problems = []
     for key, items in spec.items():
@@ -158,7 +169,9 @@ def _spec_from_body(body: Mapping[str, Any]) -> Spec:
     if not isinstance(documents, dict) or not all(isinstance(v, str)
                                                   for v in documents.values()):
         raise _problem("yaml must be YAML text or an object of file name to YAML text", "yaml")
-    return parse_documents(sorted(documents.items()))
+    spec = parse_documents(sorted(documents.items()))
+    _refuse_large(sum(len(spec.of(kind)) for kind in KINDS))
+    return spec
 
 
 def _prune(body: Mapping[str, Any]) -> bool:
