@@ -371,3 +371,28 @@ def test_a_plan_or_register_request_with_too_many_objects_is_413(tmp_path: Path)
     entries = [{"kind": "teams", "fields": {"name": "x"}}] * (limit + 1)
     assert web.post("/api/v1/register", json={"entries": entries}).status_code == 413
     assert web.post("/api/v1/plan", json={"spec": {"teams": many[:3]}}).status_code == 200
+
+
+def test_the_daily_read_counter_saturates_instead_of_overflowing(db_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from registry.evidence.usage import READS_MAX, store_daily_counts
+    from registry.evidence.usage_events import DailyReadCounts
+
+    moment = datetime(2026, 11, 1, 12, tzinfo=UTC)
+    for reads in (READS_MAX - 10, 100, READS_MAX):
+        counts = DailyReadCounts()
+        counts.cells[(moment.date(), "f", "p")] = [reads, moment, moment]
+        with session_scope(session_factory(db_url)) as session:
+            store_daily_counts(session, counts)
+        with session_scope(session_factory(db_url)) as session:
+            stored = session.scalar(select(m.UsageDaily.reads))
+        assert isinstance(stored, int) and stored <= READS_MAX
+    assert stored == READS_MAX
+    counts = DailyReadCounts()
+    counts.cells[(moment.date(), "g", "p")] = [READS_MAX * 3, moment, moment]
+    with session_scope(session_factory(db_url)) as session:
+        store_daily_counts(session, counts)
+    with session_scope(session_factory(db_url)) as session:
+        assert session.scalar(select(m.UsageDaily.reads).where(m.UsageDaily.feature == "g")
+                              ) == READS_MAX

@@ -51,7 +51,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, cast
 
-from sqlalchemy import Table, case, insert, select, text
+from sqlalchemy import Table, case, insert, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
@@ -182,6 +182,9 @@ def _resume_point(session: Session, file: IO[bytes], size: int) -> _Resume:
     return best
 
 
+READS_MAX = 2**63 - 1  # the largest BIGINT: a day's reads saturate there
+
+
 def _upsert_statement(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
     """The dialect's ``INSERT ... ON CONFLICT DO UPDATE`` for ``usage_daily`` as driver SQL,
     and the parameter order (None: named parameters)."""
@@ -193,7 +196,10 @@ def _upsert_statement(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.feature, table.c.principal, table.c.day],
         set_={
-            "reads": table.c.reads + new.reads,
+            # saturate instead of overflowing BIGINT (SQLite would turn the sum into a REAL)
+            "reads": case((table.c.reads > literal_column(str(READS_MAX)) - new.reads,
+                           literal_column(str(READS_MAX))),
+                          else_=table.c.reads + new.reads),
             "first_read": case((new.first_read < table.c.first_read, new.first_read),
                                else_=table.c.first_read),
             "last_read": case((new.last_read > table.c.last_read, new.last_read),
@@ -232,12 +238,12 @@ def store_daily_counts(session: Session, counts: DailyReadCounts) -> None:
         days: dict[date, str] = {}
         rows = [
             (feature, principal, days.get(day) or days.setdefault(day, day.isoformat()),
-             cell[0], _sqlite_time(cell[1]), _sqlite_time(cell[2]))
+             min(cell[0], READS_MAX), _sqlite_time(cell[1]), _sqlite_time(cell[2]))
             for (day, feature, principal), cell in cells
         ]
     else:
         rows = [
-            (feature, principal, day, cell[0], cell[1].replace(tzinfo=None),
+            (feature, principal, day, min(cell[0], READS_MAX), cell[1].replace(tzinfo=None),
              cell[2].replace(tzinfo=None))
             for (day, feature, principal), cell in cells
         ]
