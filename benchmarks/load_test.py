@@ -282,7 +282,7 @@ def main() -> None:
     parser.add_argument("--overload", action="store_true", help="run at twice --rate")
     parser.add_argument("--max-requests", type=int, default=200_000,
                         help="hard cap on the requests sent")
-    parser.add_argument("--clients", type=int, default=128,
+    parser.add_argument("--clients", type=int, default=64,
                         help="client threads (each one request at a time)")
     parser.add_argument("--features", type=int, default=5000, help="catalog size")
     parser.add_argument("--workers", type=int, default=None, help="server worker processes")
