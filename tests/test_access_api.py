@@ -15,26 +15,13 @@ from featreg.web import create_app
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from test_access_tokens import SPEC  # the same two-team catalog
 
 from registry.access.tokens import create_token, revoke_token
 from registry.findings.records import list_findings
 from registry.findings.run import run_analysis
 from registry.store import models as m
 from registry.store.db import session_factory, session_scope
-
-SPEC = """\
-teams:
-  - {name: growth}
-  - {name: ads}
-sources:
-  - {name: warehouse.clicks, kind: table, owner: growth}
-features:
-  - {name: user_clicks_7d, owner: growth, dtype: int, sources: [warehouse.clicks]}
-  - {name: ad_ctr, owner: ads, dtype: float}
-consumers:
-  - {name: ctr_model, kind: model, owner: ads, features: [user_clicks_7d, ad_ctr]}
-  - {name: growth_job, kind: job, owner: growth, features: [user_clicks_7d]}
-"""
 
 
 def _token(url: str, name: str, team: str | None, admin: bool = False) -> str:

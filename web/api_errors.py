@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -150,11 +149,3 @@ def request_object() -> dict[str, Any]:
     if not isinstance(body, dict):
         abort(400, description="the body must be a JSON object")
     return body
-
-
-def actor(body: Mapping[str, Any] | None = None) -> str:
-    """What the audit trail records for this write: the token's identity, with the
-    X-Featreg-Actor header (or the body's ``actor``) attached as a note (see web.auth)."""
-    from .auth import actor as authenticated_actor
-
-    return authenticated_actor(body)

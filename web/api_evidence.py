@@ -30,8 +30,8 @@ from registry.evidence.snapshots import add_snapshot
 from registry.evidence.usage import record_usage
 from registry.store.db import session_scope
 
-from .api_errors import actor, register_error_handlers, request_json, request_object
-from .auth import acting
+from .api_errors import register_error_handlers, request_json, request_object
+from .auth import acting, actor
 from .support import API_PREFIX, db, sessions
 
 api = Blueprint("api_evidence", __name__, url_prefix=API_PREFIX)

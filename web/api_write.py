@@ -29,8 +29,8 @@ from registry.read.lists import FEATURE_STATUSES, feature_list
 from registry.store.db import session_scope
 from registry.wire import plan_to_dict
 
-from .api_errors import actor, register_error_handlers, request_object
-from .auth import acting
+from .api_errors import register_error_handlers, request_object
+from .auth import acting, actor
 from .support import API_PREFIX, db, sessions
 
 api = Blueprint("api_write", __name__, url_prefix=API_PREFIX)

@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Iterator
 
-from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -28,6 +28,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from registry.ops.health import check_health, ops_figures
+from registry.store.db import get_engine
 
 from .support import sessions
 
@@ -73,7 +74,7 @@ class DatabaseFigures(Collector):
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    health = check_health(sessions().kw["bind"])
+    health = check_health(get_engine(current_app.config["DATABASE_URL"]))
     response = jsonify(health.as_dict())
     response.status_code = 200 if health.ok else 503
     response.headers["Cache-Control"] = "no-store"
