@@ -105,6 +105,8 @@ class Source(Base):
     )
     freshness: Mapped[str | None] = mapped_column(String(64))
     readiness: Mapped[str | None] = mapped_column(String(1))  # C | B | A; None: not assessed
+    openlineage: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
+    """OpenLineage datasets ({namespace, name}) that are this source (aliases for matching)."""
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     owner: Mapped[Team] = relationship(lazy="joined")
@@ -559,6 +561,82 @@ class OpenLineageDataset(Base):
     first_seen: Mapped[datetime] = mapped_column()
     last_seen: Mapped[datetime] = mapped_column()
     events: Mapped[int] = mapped_column(BigInteger, default=1)
+
+
+class OpenLineageRun(Base):
+    """One OpenLineage run: its job, parent and root jobs (``namespace/name``), the principal
+    its reads count for (one per run), its latest state, and ``reads``: each feature counted
+    for the run with the time it was counted (ISO 8601)."""
+
+    __tablename__ = "openlineage_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(255), unique=True)
+    job_namespace: Mapped[str] = mapped_column(Text)
+    job_name: Mapped[str] = mapped_column(Text)
+    principal: Mapped[str] = mapped_column(String(NAME_LENGTH), index=True)
+    parent_run_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    parent_job: Mapped[str | None] = mapped_column(Text)
+    root_job: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    first_seen: Mapped[datetime] = mapped_column()
+    last_seen: Mapped[datetime] = mapped_column()
+    reads: Mapped[dict[str, str]] = mapped_column(JSON)
+
+
+class OpenLineageDatasetFacts(Base):
+    """What events said about one dataset (namespace, name): the schema's fields (``name``,
+    ``type``, ``description``; nested fields by dotted path), the documentation and ownership
+    facets, symlinks. ``dataset_key`` is the SHA-256 of (namespace, name)."""
+
+    __tablename__ = "openlineage_dataset_facts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_key: Mapped[str] = mapped_column(String(64), unique=True)
+    namespace: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    fields: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    description: Mapped[str | None] = mapped_column(Text)
+    owners: Mapped[list[str]] = mapped_column(JSON)
+    symlinks: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    last_seen: Mapped[datetime] = mapped_column()
+
+
+class OpenLineageJob(Base):
+    """What events said about one job (namespace, name): documentation, ownership, and the
+    static lineage of its JobEvents (``declared_inputs``/``declared_outputs``: namespace and
+    name of each dataset). ``job_key`` is the SHA-256 of (namespace, name)."""
+
+    __tablename__ = "openlineage_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_key: Mapped[str] = mapped_column(String(64), unique=True)
+    namespace: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    owners: Mapped[list[str]] = mapped_column(JSON)
+    declared_inputs: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    declared_outputs: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    last_seen: Mapped[datetime] = mapped_column()
+
+
+class OpenLineageColumnStat(Base):
+    """Statistics an input facet reported for a dataset at a time: ``inputStatistics`` or
+    ``dataQualityMetrics`` (``field`` None: the dataset's own, such as its row count)."""
+
+    __tablename__ = "openlineage_column_stats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    namespace: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    field: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column()
+    run_id: Mapped[str | None] = mapped_column(String(255))
+    facet: Mapped[str] = mapped_column(String(32))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_openlineage_column_stats_source_at", "source", "at"),)
 
 
 class SourceUpdate(Base):
