@@ -23,6 +23,8 @@ __all__ = [
     "Detector",
     "FollowUpDetector",
     "bundles",
+    "ClusterShares",
+    "cluster_shares",
     "correlated_clusters",
     "reachable",
     "feature_ref",
@@ -153,6 +155,33 @@ def correlated_clusters(inp: AnalysisInput, threshold: float) -> list[tuple[str,
     graph = nx.Graph()
     graph.add_edges_from((p.a, p.b) for p in strong_pairs(inp, threshold))
     return sorted(tuple(sorted(c)) for c in nx.connected_components(graph))
+
+
+@dataclass(frozen=True)
+class ClusterShares:
+    """A feature's correlated cluster and that cluster's importance share per consumer."""
+
+    cluster: tuple[str, ...]
+    shares: dict[str, float]
+
+    @property
+    def best(self) -> float:
+        return max(self.shares.values(), default=0.0)
+
+
+def cluster_shares(inp: AnalysisInput) -> dict[str, ClusterShares]:
+    """For every member of a correlated cluster (at ``correlated_threshold``): its group shares.
+
+    DESIGN.md: every detector that reads importance judges a feature together with its
+    correlated cluster; a member of a cluster whose group importance is real is redundant
+    (the correlated detector reports it), not worthless.
+    """
+    result: dict[str, ClusterShares] = {}
+    for cluster in correlated_clusters(inp, inp.settings.correlated_threshold):
+        shares = ClusterShares(cluster, inp.group_shares(cluster))
+        for member in cluster:
+            result[member] = shares
+    return result
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,13 @@ batch) first registered without an explicit bundle, when that change set registe
 bundle). Only bundles of at least ``bundle_min_size`` features count (see `base.bundles`).
 
 An active member is bundled when it has importance evidence for at least one consumer and its
-share is below ``bundle_member_share`` for every consumer with evidence. The bundle's valuable
+share is below ``bundle_member_share`` for every consumer with evidence, unless its correlated
+cluster (at ``correlated_threshold``) carries at least that share as a group for some consumer:
+such a member is redundant, not worthless, and the correlated detector reports it (DESIGN.md,
+"every detector that reads importance judges a feature together with its correlated cluster").
+Without that rule a bundle of correlated measurements (radius, perimeter, area) whose group
+importance is real would be flagged whole, since permuting any one of them costs nothing.
+The bundle's valuable
 members (largest share at or above the threshold) are ``related``; the evidence names the
 bundle, its members and where its importance sits. A member without importance evidence is
 never flagged. Severity: info.
@@ -18,7 +24,9 @@ from __future__ import annotations
 
 from registry.analysis.detectors.base import (
     Bundle,
+    ClusterShares,
     bundles,
+    cluster_shares,
     feature_ref,
     percent,
     sorted_findings,
@@ -33,6 +41,7 @@ class BundledDetector:
 
     def run(self, inp: AnalysisInput) -> list[FindingDraft]:
         threshold = inp.settings.bundle_member_share
+        clusters = cluster_shares(inp)
         findings: list[FindingDraft] = []
         for bundle in bundles(inp):
             member_shares = {name: inp.max_share(name) for name in bundle.members}
@@ -42,7 +51,11 @@ class BundledDetector:
                 share = member_shares[name]
                 if inp.features[name].status != "active" or share is None or share >= threshold:
                     continue
-                findings.append(self._finding(inp, bundle, name, valuable, member_shares))
+                group = clusters.get(name)
+                if group is not None and group.best >= threshold:
+                    continue
+                findings.append(self._finding(inp, bundle, name, valuable, member_shares,
+                                              group))
         return sorted_findings(findings)
 
     def _finding(
@@ -52,6 +65,7 @@ class BundledDetector:
         name: str,
         valuable: list[str],
         member_shares: dict[str, float | None],
+        group: ClusterShares | None,
     ) -> FindingDraft:
         share = member_shares[name]
         if valuable:
@@ -77,6 +91,8 @@ class BundledDetector:
                 "shares": inp.importance_shares.get(name, {}),
                 "max_share": share,
                 "threshold": inp.settings.bundle_member_share,
+                "correlated_cluster": list(group.cluster) if group else [],
+                "cluster_shares": group.shares if group else {},
             },
         )
 

@@ -19,7 +19,8 @@ Severity: info.
 from __future__ import annotations
 
 from registry.analysis.detectors.base import (
-    correlated_clusters,
+    ClusterShares,
+    cluster_shares,
     features_with_status,
     importance_evidence,
     percent,
@@ -37,21 +38,18 @@ class EpsilonDetector:
     def run(self, inp: AnalysisInput) -> list[FindingDraft]:
         threshold = inp.settings.epsilon_share
         in_bundle = bundled_features(inp)
-        cluster_of = {
-            member: cluster
-            for cluster in correlated_clusters(inp, inp.settings.correlated_threshold)
-            for member in cluster
-        }
+        cluster_of = cluster_shares(inp)
         findings: list[FindingDraft] = []
         for feature in features_with_status(inp, "active"):
             share = inp.max_share(feature.name)
             if feature.name in in_bundle or share is None or share >= threshold:
                 continue
-            cluster = cluster_of.get(feature.name, (feature.name,))
-            group_shares = inp.group_shares(cluster)
-            group_share = max(group_shares.values(), default=0.0)
-            if group_share >= threshold:
+            group = cluster_of.get(feature.name)
+            if group is None:
+                group = ClusterShares((feature.name,), inp.group_shares((feature.name,)))
+            if group.best >= threshold:
                 continue
+            cluster, group_shares = group.cluster, group.shares
             evidence_rows = importance_evidence(inp, feature.name)
             noise = sorted(row["consumer"] for row in evidence_rows
                            if row["effective"] == 0 and (row["value"] or 0) > 0)
