@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT_PACKAGES := graphviz chromium chromium-driver
 
-.PHONY: setup system-packages demo test test-fast lint bench clean
+.PHONY: setup system-packages demo test test-fast lint bench bench-quick clean
 
 setup: system-packages $(STAMP)
 
@@ -42,8 +42,13 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# The benchmark suite (benchmarks/run_all.py): `make bench` at full size, `make bench-quick`
+# (or `make bench ARGS=--quick`) as a smoke run; figures go to benchmarks/results/*.json.
 bench: setup
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/run_all.py $(ARGS)
+
+bench-quick: setup
+	$(BIN)/python benchmarks/run_all.py --quick $(ARGS)
 
 clean:
 	rm -rf $(VENV) demo.db* .pytest_cache

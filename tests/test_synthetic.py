@@ -349,3 +349,66 @@ def test_committed_seeds_are_what_the_generator_writes(tmp_path: Path) -> None:
         else:
             assert (SEEDS / relative).read_bytes() == path.read_bytes(), relative
     assert (SEEDS / "snapshot.parquet").stat().st_size < 3_000_000
+
+
+# --- registry.synthetic.scale: an organisation at a chosen scale (benchmarks) ---
+
+
+def test_scale_catalog_has_the_exact_edges_and_a_valid_spec(tmp_path: Path) -> None:
+    from registry.evidence.usage_events import validate_item
+    from registry.synthetic.scale import generate_catalog, write_organisation
+
+    catalog = generate_catalog(features=2_000, edges=6_000, consumers=50, hub_dependents=200)
+    assert sum(catalog.edge_counts().values()) == 6_000
+    assert catalog.object_counts()["features"] == 2_000
+    assert catalog.object_counts()["consumers"] == 50
+    written = write_organisation(catalog, tmp_path, days=5)
+    spec = load_spec([tmp_path / "catalog"])
+    assert not spec.problems
+    assert len(spec.features) == 2_000
+    lines = (tmp_path / "usage.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == written["usage_lines"] > 0
+    events = [validate_item(yaml.safe_load(line)) for line in lines]
+    assert not [e for e in events if isinstance(e, str)]
+    days = {e.ts.date() for e in events if not isinstance(e, str) and hasattr(e, "ts")}
+    assert len(days) == 5
+    assert sum(len(e.features) for e in events if hasattr(e, "features")) == written[
+        "rollup_rows"]
+    header = (tmp_path / "importance.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header == "consumer,feature,importance,method,metric,ts"
+
+
+def test_scale_hub_has_exactly_its_dependents() -> None:
+    from registry.synthetic.scale import generate_catalog
+
+    catalog = generate_catalog(features=1_000, edges=3_000, consumers=30, hub_dependents=100)
+    graph = nx.DiGraph()
+    for feature in catalog.spec["features"]:
+        graph.add_node(feature["name"])
+        graph.add_edges_from((d, feature["name"]) for d in feature["depends_on"])
+    assert len(nx.descendants(graph, catalog.hub)) == 100
+    assert nx.is_directed_acyclic_graph(graph)
+
+
+def test_scale_generation_is_deterministic_and_changes_are_counted() -> None:
+    from registry.synthetic.scale import generate_catalog, spec_documents, with_changes
+
+    def documents(seed: int) -> list[tuple[str, str]]:
+        return list(spec_documents(generate_catalog(features=600, edges=1_800, consumers=20,
+                                                    hub_dependents=50, seed=seed).spec))
+
+    assert documents(3) == documents(3)
+    assert documents(3) != documents(4)
+    catalog = generate_catalog(features=600, edges=1_800, consumers=20, hub_dependents=50)
+    changed = with_changes(catalog, 100)
+    assert len(changed["features"]) == 620
+    before = {f["name"]: f for f in catalog.spec["features"]}
+    edited = [f for f in changed["features"] if f["name"] in before and f != before[f["name"]]]
+    assert len(edited) == 80
+
+
+def test_scale_refuses_too_few_edges() -> None:
+    from registry.synthetic.scale import generate_catalog
+
+    with pytest.raises(ValueError, match="too few depends_on edges"):
+        generate_catalog(features=1_000, edges=1_500, consumers=30, hub_dependents=100)
