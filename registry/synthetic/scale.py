@@ -10,8 +10,10 @@ reads, and importance as the CSV that `featreg importance ingest` reads.
 
 One feature (`hub`) has exactly `hub_dependents` transitive dependent features (a tree below
 it that nothing else depends on), so its downstream lineage has a known size: those features
-plus the consumers that read them. Model outputs are read only outside that tree, so feedback
-loops exist elsewhere without inflating the hub's lineage. Deterministic for a given seed.
+plus the consumers that read them. Model outputs feed the last features, which nothing depends
+on; two feedback loops are planted (a hidden one through five models, a direct one), as a
+company has a few, not the combinatorial number random wiring gives. Deterministic for a given
+seed.
 
     python -m registry.synthetic.scale OUT_DIR [--features N] [--edges N] [--consumers N]
         [--days 90] [--seed S]
@@ -108,16 +110,20 @@ def generate_catalog(
     if 3 * features_per_consumer > features - rest_start:
         raise ValueError("too many features per consumer for this catalog")
 
-    feature_sources: list[list[str]] = []
-    for i in range(features):
-        readable = source_names if i <= hub_dependents else source_names + output_names
-        feature_sources.append([rng.choice(readable)])
+    # the last features are built on model outputs; nothing depends on them, so feedback
+    # loops are only the ones planted below, not a combinatorial number of cycles
+    out_start = features - 2 * model_outputs
+    if out_start <= rest_start + 1:
+        raise ValueError("too few features for the model outputs")
+    feature_sources = [[rng.choice(source_names)] if i < out_start
+                       else [output_names[(i - out_start) % model_outputs]]
+                       for i in range(features)]
     depends_on: list[set[int]] = [set() for _ in range(features)]
     for i in tree:
         depends_on[i].add(rng.randrange(0, i))  # a tree: every member reaches the hub
     remaining = dependency_edges - hub_dependents
     while remaining:
-        derived = rng.randrange(rest_start + 1, features)
+        derived = rng.randrange(rest_start + 1, out_start)
         dependency = rng.randrange(rest_start, derived)
         if dependency not in depends_on[derived]:
             depends_on[derived].add(dependency)
@@ -140,14 +146,22 @@ def generate_catalog(
             "depends_on": [feature_names[d] for d in sorted(depends_on[i])],
             "tags": [f"domain-{i % 17}"],
         })
-    outside_tree = feature_names[rest_start:]
+    ordinary = feature_names[rest_start:out_start]
     sizes = _consumer_sizes(rng, consumers, consumer_edges)
+    loop = producers[:5]  # a hidden loop through these models, a direct one through the 6th
+    planted = {c: feature_names[out_start + (i + 1) % len(loop)] for i, c in enumerate(loop)}
+    if len(producers) > len(loop):
+        planted[producers[len(loop)]] = feature_names[out_start + len(loop)]
     for name, size in zip(consumer_names, sizes, strict=True):
-        pool = outside_tree if name in producers else feature_names
+        if name in producers:
+            chosen = rng.sample(ordinary, size - (name in planted)) + (
+                [planted[name]] if name in planted else [])
+        else:
+            chosen = rng.sample(feature_names, size)
         spec["consumers"].append({
             "name": name, "kind": "model" if name in producers else rng.choice(
                 ["model", "service", "job", "dashboard"]),
-            "owner": rng.choice(team_names), "features": sorted(rng.sample(pool, size)),
+            "owner": rng.choice(team_names), "features": sorted(chosen),
             **({"produces": [f"{name}.scores"]} if name in producers else {}),
         })
     return ScaleCatalog(spec, feature_names[0], hub_dependents, seed)
