@@ -208,6 +208,22 @@ def test_openlineage_and_reports_update_sources_and_analyze_finds_stale_ones(
     explained = cli("explain", str(unready["ranker"]["id"]))
     assert explained.exit_code == 0 and "readiness" in explained.output
 
+    # The weekly report has a data-health section per team: growth owns both stale sources
+    # and the production model on data below its readiness; ads has none of them.
+    out = tmp_path / "reports"
+    reported = cli("report", "weekly", "--now", now.isoformat(), "--out", str(out))
+    assert reported.exit_code == 0, reported.output
+    growth = next(out.rglob("growth.md")).read_text()
+    section = growth.split("5. Data health")[1].split("6. What changed")[0]
+    assert "(3)" in section.splitlines()[0]
+    for line in ("stale_source `warehouse.orders`", "stale_source `warehouse.failed`",
+                 "unready_dependency `ranker`"):
+        assert line in section, section
+    ads = next(out.rglob("ads.md")).read_text()
+    assert "No unstable dependency, stale source or unready dependency" in ads
+    report_json = json.loads(next(out.rglob("growth.json")).read_text())
+    assert [d["kind"] for d in report_json["data_health"]].count("stale_source") == 2
+
 
 def test_the_refreshed_endpoint_keeps_team_scope(cli: Cli, tmp_path: Path) -> None:
     from featreg.web import create_app

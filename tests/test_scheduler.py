@@ -64,6 +64,7 @@ def test_schedules_come_from_the_environment_and_bad_ones_are_named() -> None:
     assert first == {"rollups": datetime(2026, 11, 16, 1, 0, tzinfo=UTC),
                      "snapshots": datetime(2026, 11, 16, 0, 15, tzinfo=UTC),
                      "analysis": datetime(2026, 11, 16, 2, 0, tzinfo=UTC),
+                     "freshness": datetime(2026, 11, 16, 0, 20, tzinfo=UTC),
                      "weekly_report": datetime(2026, 11, 16, 8, 0, tzinfo=UTC),
                      "sunset": datetime(2026, 11, 16, 0, 30, tzinfo=UTC)}
     for variable, value, message in [

@@ -131,6 +131,9 @@ class SchedulerSettings(Section):
     schedule_analysis: Schedule = _job(
         "analysis", "0 2 * * *", "Run every detector and record the findings (one "
         "transaction).")
+    schedule_freshness: Schedule = _job(
+        "freshness", "20 * * * *", "Check which sources are stale (declared `freshness` "
+        "exceeded); analyse again when that differs from the recorded findings.")
     schedule_weekly_report: Schedule = _job(
         "weekly_report", "0 8 * * mon", "Write, store and e-mail the weekly deprecation report.")
     schedule_sunset: Schedule = _job(

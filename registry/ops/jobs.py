@@ -117,6 +117,13 @@ def _analysis(ctx: JobContext, now: datetime) -> dict[str, Any]:
     return {"analysis_run": result.run_id, "findings": result.summary.to_dict()}
 
 
+def _freshness(ctx: JobContext, now: datetime) -> dict[str, Any]:
+    from registry.findings.freshness_check import check_freshness
+
+    with session_scope(ctx.sessions()) as session:  # a re-analysis lands in this transaction
+        return check_freshness(session, now=now, settings=ctx.settings.analysis).to_dict()
+
+
 def _weekly_report(ctx: JobContext, now: datetime) -> dict[str, Any]:
     from registry.reports import deliver_weekly_report, generate_weekly_report
 
@@ -160,6 +167,7 @@ def _job(name: str, body: JobBody) -> JobDefinition:
 
 JOBS: dict[str, JobDefinition] = {job.name: job for job in (
     _job("rollups", _rollups), _job("snapshots", _snapshots), _job("analysis", _analysis),
+    _job("freshness", _freshness),
     _job("weekly_report", _weekly_report), _job("sunset", _sunset),
 )}
 

@@ -1,7 +1,8 @@
 """The weekly report's content for one team, as JSON-ready dicts (pure: `ReportInput` in).
 
 Sections, in order: deprecation candidates, deprecated features (ours, with whom to contact,
-and others' that we depend on), undeclared reads, feedback loops, what changed since the last
+and others' that we depend on), undeclared reads, feedback loops, data health (unstable
+dependencies, stale sources, models on data below their readiness), what changed since the last
 report, totals with an 8-week trend. `registry.reports.org` adds the org-wide summary.
 """
 
@@ -20,6 +21,7 @@ __all__ = ["CANDIDATE_KINDS", "SEVERITY_WEIGHT", "build_team_report", "candidate
 CANDIDATE_KINDS = ("legacy", "bundled", "epsilon", "correlated")
 PRIMARY_ORDER = ("correlated", "legacy", "bundled", "epsilon")
 """Which finding's action a feature with several candidate findings gets."""
+HEALTH_KINDS = ("unstable_dependency", "stale_source", "unready_dependency")
 SEVERITY_WEIGHT = {"critical": 5, "warning": 2, "info": 1}
 """Debt score of an open finding by severity (suppressed findings score nothing)."""
 ACTIVE = ("open", "acknowledged")
@@ -218,6 +220,26 @@ def _feedback_loops(inp: ReportInput, team: str) -> list[dict[str, Any]]:
     return loops
 
 
+def _data_health(inp: ReportInput, team: str) -> list[dict[str, Any]]:
+    """Active data-health findings that concern the team: on what it owns (``ours``) or on
+    what its consumers depend on (``related``: the finding's related objects it owns)."""
+    rows = []
+    for f in inp.findings:
+        if f["kind"] not in HEALTH_KINDS or f["status"] not in ACTIVE:
+            continue
+        ours = f["owner"] == team
+        affected = sorted(r["name"] for r in f.get("related", [])
+                          if inp.team_of(r["type"], r["name"]) == team)
+        if ours or affected:
+            rows.append({"finding_id": f["id"], "kind": f["kind"], "subject": f["subject"],
+                         "severity": f["severity"], "summary": f["summary"], "ours": ours,
+                         "affects": affected})
+    order = {"critical": 0, "warning": 1, "info": 2}
+    rows.sort(key=lambda r: (order.get(r["severity"], 3), HEALTH_KINDS.index(r["kind"]),
+                             r["subject"]["name"]))
+    return rows
+
+
 def changes_of(inp: ReportInput, team: str | None) -> dict[str, list[dict[str, Any]]]:
     def mine(f: dict[str, Any]) -> bool:
         return team is None or f["owner"] == team
@@ -315,6 +337,7 @@ def build_team_report(inp: ReportInput, team: str) -> dict[str, Any]:
         "deprecated_dependencies": theirs,
         "undeclared": _undeclared(inp, team),
         "feedback_loops": loops,
+        "data_health": _data_health(inp, team),
         "changes": changes_of(inp, team),
         "totals": totals,
         "change_by_kind": {k: totals["open_by_kind"].get(k, 0) - previous.get(k, 0)
