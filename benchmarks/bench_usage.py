@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -43,7 +42,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import Figure, report  # noqa: E402
+from benchlib import Figure, peak_rss_mib, report  # noqa: E402
 
 FEATURES = [f"feature_{i:02d}" for i in range(50)]
 CONSUMERS = [f"model_{i:02d}" for i in range(20)]
@@ -80,10 +79,6 @@ def write_events(path: Path, events: int, seed: int = 11) -> int:
         if batch:
             file.write("\n".join(batch) + "\n")
     return bad
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def daily_rows(events_file: Path) -> dict[tuple[str, str, str], list[Any]]:

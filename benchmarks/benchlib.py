@@ -57,7 +57,15 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def peak_rss_mib() -> float:
-    """This process's peak resident memory so far (Linux ru_maxrss is in KiB)."""
+    """This process's peak resident memory so far. Linux's VmHWM starts afresh at exec, while
+    ru_maxrss keeps the parent's peak across fork + exec (so a child started by a large parent
+    would report the parent's figure)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "lineage_hops",
     "node_id",
     "parse_node",
+    "sources_reaching",
     "walk",
 ]
 
@@ -228,14 +229,26 @@ def features_built_on(graph: nx.DiGraph, source: str) -> list[str]:
     return sorted(parse_node(n)[1] for n in nx.descendants(lineage, start))
 
 
-def features_by_source(graph: nx.DiGraph) -> dict[str, list[str]]:
-    """`features_built_on` for every source at once: source name -> sorted feature names."""
-    lineage = lineage_graph(graph)
+def features_by_source(graph: nx.DiGraph,
+                       sources: Collection[str] | None = None) -> dict[str, list[str]]:
+    """`features_built_on` for every source (or only `sources`) at once: source name ->
+    sorted feature names."""
+    lineage = nx.DiGraph(lineage_graph(graph))  # a copy: traversing a view is much slower
     return {
         parse_node(node)[1]: sorted(parse_node(n)[1] for n in nx.descendants(lineage, node))
         for node in sorted(lineage)
         if lineage.nodes[node]["type"] == "source"
+        and (sources is None or parse_node(node)[1] in sources)
     }
+
+
+def sources_reaching(graph: nx.DiGraph, features: Iterable[str]) -> set[str]:
+    """Names of the sources some of `features` is built on (directly or through
+    ``depends_on``): one upstream traversal from all of them at once."""
+    starts = sorted(n for n in (node_id("feature", f) for f in features) if n in graph)
+    reached = walk(starts, graph_neighbours(graph, kinds=("source", "depends")),
+                   direction="upstream").depth
+    return {parse_node(n)[1] for n in reached if graph.nodes[n]["type"] == "source"}
 
 
 def feedback_cycles(graph: nx.DiGraph, limit: int | None = None) -> list[list[str]]:

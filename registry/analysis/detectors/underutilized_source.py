@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from registry.analysis.detectors.base import feature_ref, sorted_findings
 from registry.analysis.detectors.precedence import EXCLUSIVE_KINDS, apply_precedence
-from registry.analysis.graph import features_by_source
+from registry.analysis.graph import features_by_source, sources_reaching
 from registry.analysis.inputs import AnalysisInput, FindingDraft
 
 __all__ = ["UnderutilizedSourceDetector"]
@@ -35,8 +35,14 @@ class UnderutilizedSourceDetector:
             for f in prior
             if f.kind in self.uses_findings and f.subject_type == "feature"
         }
+        # only sources that no feature worth keeping is built on can qualify: find the others
+        # in one upstream traversal instead of walking down from every source
+        kept = [name for name, info in inp.features.items()
+                if info.status != "retired" and name not in flagged]
+        reaching = sources_reaching(inp.graph, kept)
+        candidates = {name for name in inp.sources if name not in reaching}
         findings: list[FindingDraft] = []
-        for source, on_source in features_by_source(inp.graph).items():
+        for source, on_source in features_by_source(inp.graph, candidates).items():
             built = [name for name in on_source if inp.features[name].status != "retired"]
             if not built or any(name not in flagged for name in built):
                 continue
