@@ -178,3 +178,22 @@ def test_duplicate_columns_are_refused_and_unknown_columns_reported(cli: Cli,
     other.write_text("p,q\n1,2\n3,4\n")
     result = cli("snapshot", "add", str(other))
     assert result.exit_code == 0 and "no column of this snapshot is a feature" in result.output
+
+
+def test_thresholds_are_analysis_settings(cli: Cli, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ×1,000 unit change is no scale change for a team that set the ratio above 1,000."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    assert cli("apply", str(spec)).exit_code == 0
+    first, second = _write(_frames(), tmp_path)
+    for path, taken in ((first, "2026-03-03T09:00:00Z"), (second, "2026-03-17T09:00:00Z")):
+        assert cli("snapshot", "add", str(path), "--taken-at", taken).exit_code == 0
+    monkeypatch.setenv("FEATREG_UNSTABLE_SCALE_RATIO", "5000")
+    assert cli("analyze", "--now", "2026-03-18T00:00:00Z").exit_code == 0
+    kinds = {n: set(f["evidence"]["kinds"]) for n, f in _findings(cli).items()}
+    assert "scale" not in kinds.get("time_on_site_7d", set())
+    assert kinds["nulls"] == EXPECTED["nulls"]  # the other rules are untouched
+    monkeypatch.setenv("FEATREG_UNSTABLE_SCALE_RATIO", "0.5")
+    refused = cli("analyze", "--now", "2026-03-18T00:00:00Z")
+    assert refused.exit_code != 0 and "FEATREG_UNSTABLE_SCALE_RATIO" in refused.output

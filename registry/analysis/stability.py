@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from registry.analysis.column_stats import as_float_array, column_kind
+from registry.core.settings import AnalysisSettings as Settings
 
 __all__ = [
+    "DEFAULT_THRESHOLDS",
     "MAX_CATEGORIES",
     "SKETCH",
     "Thresholds",
@@ -45,19 +48,35 @@ SMALL_NUMERIC_DISTINCT = 50
 PSI_FLOOR = 1e-4
 
 
+@dataclass(frozen=True)
 class Thresholds:
-    """DESIGN.md's figures (module constants: the analysis settings are another team's file)."""
+    """DESIGN.md's figures for `unstable_dependency`; configurable through the analysis
+    settings (`from_settings`), these defaults otherwise."""
 
-    scale_up = 5.0
-    scale_down = 0.2
-    psi = 0.25
-    nulls_up = 0.10
-    new_categories = 0.20
-    corr_strong = 0.95
-    corr_broken = 0.5
-    expect_outside = 0.01
-    min_rows = 30
+    scale_up: float = 5.0
+    scale_down: float = 0.2
+    psi: float = 0.25
+    nulls_up: float = 0.10
+    new_categories: float = 0.20
+    corr_strong: float = 0.95
+    corr_broken: float = 0.5
+    expect_outside: float = 0.01
+    min_rows: int = 30
     """Fewer non-null values than this on either side: no distribution comparison."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Thresholds:
+        ratio = float(settings.unstable_scale_ratio)
+        return cls(scale_up=ratio, scale_down=1.0 / ratio, psi=float(settings.unstable_psi),
+                   nulls_up=float(settings.unstable_null_increase),
+                   new_categories=float(settings.unstable_new_categories),
+                   corr_strong=float(settings.unstable_correlation_was),
+                   corr_broken=float(settings.unstable_correlation_now),
+                   expect_outside=float(settings.expect_outside_share),
+                   min_rows=int(settings.unstable_min_rows))
+
+
+DEFAULT_THRESHOLDS = Thresholds()
 
 
 def _num(value: Any) -> float | None:
@@ -144,7 +163,7 @@ def _ratio(new: float | None, old: float | None) -> float | None:
     return new / old
 
 
-def _scale(prev: Mapping[str, Any], new: Mapping[str, Any], t: type[Thresholds]
+def _scale(prev: Mapping[str, Any], new: Mapping[str, Any], t: Thresholds
            ) -> dict[str, Any] | None:
     ratios = {"std": _ratio(new.get("std"), prev.get("std")),
               "median_abs": _ratio(new.get("median_abs"), prev.get("median_abs"))}
@@ -172,7 +191,7 @@ def _power_of_ten(factor: float) -> bool:
 
 
 def compare_profiles(previous: Mapping[str, Any], latest: Mapping[str, Any],
-                     t: type[Thresholds] = Thresholds) -> list[dict[str, Any]]:
+                     t: Thresholds = DEFAULT_THRESHOLDS) -> list[dict[str, Any]]:
     """The changes from ``previous`` to ``latest`` (empty: stable)."""
     changes: list[dict[str, Any]] = []
     before_nulls, after_nulls = previous.get("null_fraction", 0.0), latest.get("null_fraction", 0.0)
@@ -216,7 +235,7 @@ def compare_profiles(previous: Mapping[str, Any], latest: Mapping[str, Any],
 
 
 def expect_breaks(profile: Mapping[str, Any], expect: Mapping[str, Any] | None,
-                  t: type[Thresholds] = Thresholds) -> list[dict[str, Any]]:
+                  t: Thresholds = DEFAULT_THRESHOLDS) -> list[dict[str, Any]]:
     """How a profile breaks a feature's ``expect`` (min/max/values: > 1% of values outside;
     max_null_fraction: above it)."""
     if not expect:

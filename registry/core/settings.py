@@ -94,6 +94,32 @@ class AnalysisSettings(Section):
     importance_noise_floor: Number = setting(
         0.001, "Computed importance at or below this many score units is taken as zero.",
         minimum=0.0)
+    unstable_scale_ratio: Number = setting(
+        5.0, "unstable_dependency, scale: the ratios of standard deviations and of median "
+        "absolute values between two snapshots both at or above this, or both at or below its "
+        "inverse (seconds became milliseconds).", minimum=1.0)
+    unstable_psi: Number = setting(
+        0.25, "unstable_dependency, shift: population stability index over the previous "
+        "snapshot's deciles at or above this.", minimum=0.0)
+    unstable_null_increase: Number = setting(
+        0.10, "unstable_dependency, nulls: the null fraction grew by at least this.",
+        minimum=0.0, maximum=1.0)
+    unstable_new_categories: Number = setting(
+        0.20, "unstable_dependency, categories: at least this share of rows holds values never "
+        "seen in the previous snapshot.", minimum=0.0, maximum=1.0)
+    unstable_correlation_was: Number = setting(
+        0.95, "unstable_dependency, correlation: pairs at or above this |r| in a snapshot are "
+        "tracked in the next ones.", minimum=0.0, maximum=1.0)
+    unstable_correlation_now: Number = setting(
+        0.5, "unstable_dependency, correlation: a tracked feature now below this |r| with every "
+        "former partner (which still agree with each other) broke away.",
+        minimum=0.0, maximum=1.0)
+    expect_outside_share: Number = setting(
+        0.01, "unstable_dependency, expect: more than this share of values outside `min`, "
+        "`max` or `values` breaks the expectation.", minimum=0.0, maximum=1.0)
+    unstable_min_rows: Whole = setting(
+        30, "unstable_dependency: fewer non-null values than this on either side and "
+        "distributions (shift, categories) are not compared.", minimum=1)
     usage_window_days: Whole = setting(
         90, "Reads within this many days count as current use (undeclared consumers, "
         "deprecated features in use, usage tie-breaks).", minimum=1)

@@ -248,6 +248,7 @@ def _profiles(session: Session, frame: pd.DataFrame, features: list[str], taken:
     import pandas as pd
 
     from registry.analysis.stability import Thresholds, exact_expect_check, profile_column
+    from registry.core.settings import AnalysisSettings
 
     if not features:
         return {}
@@ -264,11 +265,12 @@ def _profiles(session: Session, frame: pd.DataFrame, features: list[str], taken:
     earlier = select(m.Snapshot.id).where(
         func.coalesce(m.Snapshot.taken_at, m.Snapshot.created_at) < taken)
     C = m.SnapshotCorrelation
+    tracked_from = Thresholds.from_settings(AnalysisSettings.from_env()).corr_strong
     strong: set[tuple[str, str]] = set()
     for a, b, pearson, spearman in session.execute(
             select(C.a, C.b, C.pearson, C.spearman).where(C.snapshot_id.in_(earlier))):
         if a in present and b in present and max(abs(pearson or 0.0), abs(spearman or 0.0)) \
-                >= Thresholds.corr_strong:
+                >= tracked_from:
             strong.add((a, b))
     for a, b in sorted(strong):
         pair = frame[[a, b]].apply(pd.to_numeric, errors="coerce").dropna()

@@ -39,26 +39,28 @@ class UnstableDependencyDetector:
     def run(self, inp: AnalysisInput) -> list[FindingDraft]:
         history = {f: [s for s in h if s.taken_at <= inp.now]
                    for f, h in inp.snapshot_history.items()}
-        broken_links = _correlation_breaks(history)
+        thresholds = Thresholds.from_settings(inp.settings)
+        broken_links = _correlation_breaks(history, thresholds)
         findings = []
         for name, feature in inp.features.items():
             if feature.status == "retired" or not history.get(name):
                 continue
-            finding = self._judge(inp, feature, history[name], broken_links.get(name))
+            finding = self._judge(inp, feature, history[name], broken_links.get(name),
+                                  thresholds)
             if finding is not None:
                 findings.append(finding)
         return sorted_findings(findings)
 
     def _judge(self, inp: AnalysisInput, feature: FeatureInfo, held: list[FeatureSnapshot],
-               correlation: dict[str, Any] | None) -> FindingDraft | None:
+               correlation: dict[str, Any] | None, t: Thresholds) -> FindingDraft | None:
         latest = held[0]
         previous = held[1] if len(held) > 1 else None
         changes: list[dict[str, Any]] = []
         if previous is not None:
-            changes.extend(compare_profiles(previous.profile, latest.profile))
+            changes.extend(compare_profiles(previous.profile, latest.profile, t))
             if correlation is not None:
                 changes.append(correlation)
-        changes.extend(expect_breaks(latest.profile, feature.expect))
+        changes.extend(expect_breaks(latest.profile, feature.expect, t))
         if not changes:
             return None
         consumers = self._consumers(inp, feature.name)
@@ -115,10 +117,10 @@ def _strength(history: dict[str, list[FeatureSnapshot]], a: str, b: str) -> floa
     return held[0].partners.get(b)
 
 
-def _correlation_breaks(history: dict[str, list[FeatureSnapshot]]) -> dict[str, dict[str, Any]]:
+def _correlation_breaks(history: dict[str, list[FeatureSnapshot]], t: Thresholds
+                        ) -> dict[str, dict[str, Any]]:
     """The correlation change of each feature that broke away from the features it was strongly
     correlated with in its previous snapshot (see the module docstring)."""
-    t = Thresholds
     before: dict[str, dict[str, float]] = {}
     for name, held in history.items():
         if len(held) > 1:
