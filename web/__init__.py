@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from registry.core.settings import WebSettings
-from registry.store.db import database_url, session_factory
+if TYPE_CHECKING:  # Flask and the store load when an app is built, not when `featreg` starts
+    from flask import Flask
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -21,6 +19,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     prefix in test_config; other FEATREG_* variables pass into the config as they are. SECRET_KEY
     signs the session that holds the form token (random per process when unset).
     """
+    from flask import Flask
+
+    from registry.core.settings import WebSettings
+    from registry.store.db import database_url, session_factory
+
     # An explicit instance path: Flask's guess fails on the `featreg` namespace package of an
     # editable install (nothing of Featreg's lives in an instance folder).
     app = Flask(__name__, instance_path=str(Path.cwd() / "instance"))

@@ -1,34 +1,49 @@
-"""The `featreg` command. Commands parse, call one service, render."""
+"""The `featreg` command. Commands parse, call one service, render.
+
+Start-up is kept to milliseconds: this module and the command modules import only click, rich
+and light parts of `registry` when they load; SQLAlchemy, the catalog, pandas and the like are
+imported inside a command's body (or through `registry.cli.lazy.deferred`) when it runs.
+
+Adding a command:
+1. Write it in a module `registry/cli/<area>_commands.py` with `@main.command()` or
+   `@main.group()` (import `main`, `pass_app`, `handle_errors`, `out`, `err` from here). Import
+   heavy modules inside the function, or at the top as
+   `if TYPE_CHECKING: from registry.x import y` / `else: y = deferred("registry.x")`.
+2. Add its top-level name to COMMANDS below (name -> module). tests/test_cli_startup.py checks
+   that COMMANDS lists every command and that `--help` loads no heavy library.
+A subcommand or option of an existing group goes in the group's module; nothing else changes.
+"""
 
 from __future__ import annotations
 
-import gzip
-import re
 import sys
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
-from typing import Any, NoReturn, TypeVar
+from functools import cached_property, wraps
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import (
-    ArgumentError,
-    DatabaseError,
-    DataError,
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
-    SQLAlchemyError,
-)
-from sqlalchemy.orm import Session, sessionmaker
 
-from registry.catalog.service import resolve_actor
+from registry.cli.lazy import LazyGroup
 from registry.core.errors import FeatregError
-from registry.store.db import database_url, session_factory
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+COMMANDS = {
+    **dict.fromkeys(["init", "plan", "apply", "export", "features", "show", "lineage", "impact",
+                     "deprecate", "undeprecate", "retire", "history"],
+                    "registry.cli.catalog_commands"),
+    **dict.fromkeys(["analyze", "findings", "explain", "closure"],
+                    "registry.cli.analysis_commands"),
+    **dict.fromkeys(["scheduler", "jobs", "report", "reports"], "registry.cli.ops_commands"),
+    **dict.fromkeys(["usage", "importance", "snapshot"], "registry.cli.evidence_commands"),
+    **dict.fromkeys(["source", "openlineage"], "registry.cli.health_commands"),
+    "token": "registry.cli.access_commands",
+}
+"""Every top-level command -> the module that defines it (imported when the command is used)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 out = Console(highlight=False, soft_wrap=True)
@@ -37,14 +52,25 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 @dataclass
 class AppContext:
-    db: str
+    db_option: str | None
     actor_option: str | None
+
+    @cached_property
+    def db(self) -> str:
+        """The database URL: --db, else FEATREG_DATABASE_URL, else the default."""
+        from registry.store.db import database_url
+
+        return database_url(self.db_option)
 
     @property
     def actor(self) -> str:
+        from registry.catalog.service import resolve_actor
+
         return resolve_actor(self.actor_option)
 
     def sessions(self) -> sessionmaker[Session]:
+        from registry.store.db import session_factory
+
         return session_factory(self.db)
 
 
@@ -56,6 +82,11 @@ LIMIT = click.IntRange(1, 2**31 - 1)
 
 def shown_url(url: str) -> str:
     """A database URL as it may be shown: with its password hidden."""
+    import re
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
@@ -79,20 +110,43 @@ def handle_errors(fn: F) -> F:
         except FeatregError as exc:
             err.print(f"[red]error:[/red] {escape(str(exc))}")
             sys.exit(exc.exit_code)
-        except (ArgumentError, OperationalError, InterfaceError) as exc:
-            _fail(f"cannot use the database {_current_url()}: {_reason(exc)}")
-        except DatabaseError as exc:
-            if isinstance(exc, IntegrityError | DataError):
+        except Exception as exc:
+            message = _explain(exc)
+            if message is None:
                 raise
-            _fail(f"cannot use the database {_current_url()} (is it a Featreg database?): "
-                  f"{_reason(exc)}")
-        except ImportError as exc:  # a database URL whose driver is not installed
-            _fail(f"cannot use the database {_current_url()}: {exc} (Featreg supports "
-                  "sqlite:// and postgresql:// URLs)")
-        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            _fail(f"the input is truncated or not valid compressed data: {exc or 'ended early'}")
+            _fail(message)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _explain(exc: Exception) -> str | None:
+    """What to tell the user about a database that cannot be opened or used (named by its URL,
+    password hidden) or a compressed input that is truncated or corrupt; None: not ours."""
+    import gzip
+    import zlib
+
+    if isinstance(exc, EOFError | zlib.error | gzip.BadGzipFile):
+        return f"the input is truncated or not valid compressed data: {exc or 'ended early'}"
+    if isinstance(exc, ImportError):  # a database URL whose driver is not installed
+        return (f"cannot use the database {_current_url()}: {exc} (Featreg supports "
+                "sqlite:// and postgresql:// URLs)")
+    if "sqlalchemy" not in sys.modules:  # no database was touched
+        return None
+    from sqlalchemy.exc import (
+        ArgumentError,
+        DatabaseError,
+        DataError,
+        IntegrityError,
+        InterfaceError,
+        OperationalError,
+    )
+
+    if isinstance(exc, ArgumentError | OperationalError | InterfaceError):
+        return f"cannot use the database {_current_url()}: {_reason(exc)}"
+    if isinstance(exc, DatabaseError) and not isinstance(exc, IntegrityError | DataError):
+        return (f"cannot use the database {_current_url()} (is it a Featreg database?): "
+                f"{_reason(exc)}")
+    return None
 
 
 def _current_url() -> str:
@@ -101,14 +155,15 @@ def _current_url() -> str:
     return shown_url(app.db) if app is not None else "(unknown)"
 
 
-def _reason(exc: SQLAlchemyError) -> str:
+def _reason(exc: Exception) -> str:
     """The driver's own words, without SQLAlchemy's SQL text and background link."""
     original = getattr(exc, "orig", None)
     text = str(original if original is not None else exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="FEATREG_DATABASE_URL", default=None, metavar="URL",
               help="Database URL [env FEATREG_DATABASE_URL; default sqlite:///featreg.db].")
 @click.option("--actor", envvar="FEATREG_ACTOR", default=None,
@@ -118,27 +173,7 @@ def _reason(exc: SQLAlchemyError) -> str:
 @click.pass_context
 def main(ctx: click.Context, db: str | None, actor: str | None) -> None:
     """Featreg: a feature registry and data-dependency catalog for ML teams."""
-    ctx.obj = AppContext(database_url(db), actor)
+    ctx.obj = AppContext(db, actor)
 
 
 pass_app = click.make_pass_decorator(AppContext)
-
-from registry.cli import analysis_commands, catalog_commands, ops_commands  # noqa: E402,F401  (commands)
-
-
-def _load_plugins() -> None:
-    """Commands contributed by other packages (the web UI adds `serve` and `demo` this way),
-    so `registry` never imports `web`."""
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group="featreg.cli"):
-        ep.load()(main)
-
-
-_load_plugins()
-
-from registry.cli import (  # noqa: E402,F401  (token, usage, source, openlineage, ...)
-    access_commands,
-    evidence_commands,
-    health_commands,
-)

@@ -7,14 +7,21 @@ the database is an admin. Tokens are for the HTTP API and the web UI.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from registry.access import tokens as token_service
 from registry.cli import AppContext, err, handle_errors, main, out, pass_app
-from registry.store.db import session_scope
+from registry.cli.lazy import deferred
+
+if TYPE_CHECKING:
+    from registry.access import tokens as token_service
+    from registry.store.db import session_scope
+else:
+    session_scope = deferred("registry.store.db:session_scope")
+    token_service = deferred("registry.access.tokens")
 
 
 @main.group()

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from registry.catalog import lineage
 from registry.cli import ROW_ID, AppContext, err, handle_errors, main, out, pass_app
+from registry.cli.lazy import DeferredChoice, deferred
 from registry.core import timeparse
-from registry.findings import records as findings_service
-from registry.findings.explain import explain_finding
-from registry.findings.records import STATUSES
-from registry.store.db import session_scope
+
+if TYPE_CHECKING:
+    from registry.catalog import lineage
+    from registry.findings import records as findings_service
+    from registry.findings.explain import explain_finding
+    from registry.store.db import session_scope
+else:
+    session_scope = deferred("registry.store.db:session_scope")
+    explain_finding = deferred("registry.findings.explain:explain_finding")
+    lineage = deferred("registry.catalog.lineage")
+    findings_service = deferred("registry.findings.records")
 
 
 def parse_time(value: str | None, option: str = "--now") -> datetime | None:
@@ -55,8 +62,8 @@ def analyze(app: AppContext, now_text: str | None) -> None:
 
 @main.group(invoke_without_command=True)
 @click.option("--kind", help="Only this finding kind.")
-@click.option("--status", type=click.Choice(STATUSES), help="Only this status "
-              "(default: every status but resolved).")
+@click.option("--status", type=DeferredChoice("registry.findings.records:STATUSES"),
+              help="Only this status (default: every status but resolved).")
 @click.option("--owner", help="Only findings whose subject this team owns.")
 @click.option("--subject", help="Only findings about this feature, source or consumer.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")

@@ -5,19 +5,28 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import yaml
 from rich.markup import escape
 from rich.table import Table
 
-from registry.catalog import export, lineage
-from registry.catalog import service as catalog
-from registry.catalog.plan import Plan
-from registry.catalog.spec import load_spec
 from registry.cli import LIMIT, AppContext, handle_errors, main, out, pass_app
-from registry.store.db import session_scope, upgrade
+from registry.cli.lazy import deferred
+
+if TYPE_CHECKING:
+    from registry.catalog import export, lineage
+    from registry.catalog import service as catalog
+    from registry.catalog.plan import Plan
+    from registry.catalog.spec import load_spec
+    from registry.store.db import session_scope, upgrade
+else:
+    session_scope = deferred("registry.store.db:session_scope")
+    export = deferred("registry.catalog.export")
+    lineage = deferred("registry.catalog.lineage")
+    catalog = deferred("registry.catalog.service")
+    load_spec = deferred("registry.catalog.spec:load_spec")
+    upgrade = deferred("registry.store.db:upgrade")
 
 SYMBOL = {"create": "[green]+[/green]", "update": "[yellow]~[/yellow]", "delete": "[red]-[/red]"}
 
@@ -90,6 +99,8 @@ def export_cmd(app: AppContext, out_dir: Path | None) -> None:
     """The whole catalog as YAML that `featreg apply` reads back to the same catalog."""
     with session_scope(app.sessions()) as session:
         if out_dir is None:
+            import yaml
+
             click.echo(yaml.safe_dump(export.export_spec(session), sort_keys=False,
                                       allow_unicode=True, width=100), nl=False)
             return

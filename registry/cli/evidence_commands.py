@@ -10,22 +10,35 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
 from registry.cli import LIMIT, ROW_ID, AppContext, err, handle_errors, main, out, pass_app
 from registry.cli.analysis_commands import parse_time
+from registry.cli.lazy import DeferredValue, deferred
 from registry.core.errors import InvalidInput, Problem
-from registry.evidence import importance as importance_service
-from registry.evidence import rollups, snapshots, usage
-from registry.store.db import session_scope
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from registry.evidence import importance as importance_service
+    from registry.evidence import rollups, snapshots, usage
+    from registry.store.db import session_scope
+else:
+    session_scope = deferred("registry.store.db:session_scope")
+    importance_service = deferred("registry.evidence.importance")
+    rollups = deferred("registry.evidence.rollups")
+    snapshots = deferred("registry.evidence.snapshots")
+    usage = deferred("registry.evidence.usage")
 
 PROGRESS_MIN_BYTES = 8 * 2**20
 """Files at least this large get a progress bar (on stderr)."""
+
+DEFAULT_THRESHOLD = DeferredValue("registry.evidence.snapshots:DEFAULT_CORRELATION_THRESHOLD")
+DEFAULT_REPEATS = DeferredValue("registry.evidence.snapshots:DEFAULT_REPEATS")
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
                       show_default=True)
@@ -56,6 +69,8 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
         if bar is None:
             if total < PROGRESS_MIN_BYTES:
                 return
+            from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
             bar = Progress("[progress.description]{task.description}", BarColumn(),
                            DownloadColumn(), TimeRemainingColumn(), console=err, transient=True)
             bar.start()
@@ -241,9 +256,9 @@ def snapshot_group() -> None:
 @click.option("--consumer", help="The consumer whose declared features the label is for.")
 @click.option("--name", help="A name for the snapshot (default: the file name).")
 @click.option("--threshold", type=click.FloatRange(0, 1),
-              default=snapshots.DEFAULT_CORRELATION_THRESHOLD, show_default=True,
+              default=DEFAULT_THRESHOLD, show_default=True,
               help="Store correlated pairs at or above this |r|.")
-@click.option("--repeats", type=click.IntRange(min=1), default=snapshots.DEFAULT_REPEATS,
+@click.option("--repeats", type=click.IntRange(min=1), default=DEFAULT_REPEATS,
               show_default=True, help="Permutation repeats of computed importance.")
 @click.option("--no-importance", is_flag=True, help="Do not compute importance now.")
 @click.option("--taken-at", "taken_at",
@@ -332,7 +347,7 @@ def snapshot_list(app: AppContext, fmt: str) -> None:
 
 @snapshot_group.command("importance")
 @click.argument("snapshot_id", metavar="ID", type=ROW_ID)
-@click.option("--repeats", type=click.IntRange(min=1), default=snapshots.DEFAULT_REPEATS,
+@click.option("--repeats", type=click.IntRange(min=1), default=DEFAULT_REPEATS,
               show_default=True)
 @click.option("--method", type=click.Choice(["permutation", "leave-one-out"]),
               default="permutation", show_default=True)

@@ -7,17 +7,24 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
 
 from registry.cli import AppContext, handle_errors, main, out, pass_app
+from registry.cli.lazy import deferred
 from registry.core import timeparse
 from registry.core.errors import InvalidInput, Problem
-from registry.evidence.freshness import report_refresh
-from registry.evidence.openlineage import ingest_lineage_events
-from registry.store.db import session_scope
+
+if TYPE_CHECKING:
+    from registry.evidence.freshness import report_refresh
+    from registry.evidence.openlineage import ingest_lineage_events
+    from registry.store.db import session_scope
+else:
+    session_scope = deferred("registry.store.db:session_scope")
+    report_refresh = deferred("registry.evidence.freshness:report_refresh")
+    ingest_lineage_events = deferred("registry.evidence.openlineage:ingest_lineage_events")
 
 
 def aware_time(value: str | None, option: str, *, now: datetime) -> datetime | None:

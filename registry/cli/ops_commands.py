@@ -8,7 +8,7 @@ import signal
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -16,10 +16,22 @@ from rich.table import Table
 
 from registry.cli import LIMIT, ROW_ID, AppContext, err, handle_errors, main, out, pass_app
 from registry.cli.analysis_commands import parse_time
+from registry.cli.lazy import DeferredChoice, deferred
 from registry.core.errors import FeatregError
-from registry.ops import jobs as jobs_service
-from registry.ops.scheduler import SchedulerSettings, job_overview, run_job_now, run_scheduler
-from registry.store.db import session_scope
+
+if TYPE_CHECKING:
+    from registry.ops import jobs as jobs_service
+    from registry.ops.scheduler import SchedulerSettings, job_overview, run_job_now, run_scheduler
+    from registry.store.db import session_scope
+else:
+    session_scope = deferred("registry.store.db:session_scope")
+    jobs_service = deferred("registry.ops.jobs")
+    SchedulerSettings = deferred("registry.ops.scheduler:SchedulerSettings")
+    job_overview = deferred("registry.ops.scheduler:job_overview")
+    run_job_now = deferred("registry.ops.scheduler:run_job_now")
+    run_scheduler = deferred("registry.ops.scheduler:run_scheduler")
+
+JOB_NAMES = DeferredChoice("registry.ops.jobs:JOBS")
 
 
 def _settings() -> SchedulerSettings:
@@ -52,9 +64,9 @@ def _time(value: str | None) -> str:
 
 
 @main.group(invoke_without_command=True)
-@click.option("--job", "job_name", type=click.Choice(list(jobs_service.JOBS)),
+@click.option("--job", "job_name", type=JOB_NAMES,
               help="Only executions of this job.")
-@click.option("--status", type=click.Choice(jobs_service.RUN_STATUSES))
+@click.option("--status", type=DeferredChoice("registry.ops.jobs:RUN_STATUSES"))
 @click.option("--limit", default=20, show_default=True, type=LIMIT)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_context
@@ -93,7 +105,7 @@ def jobs(ctx: click.Context, job_name: str | None, status: str | None, limit: in
 
 
 @jobs.command("run")
-@click.argument("name", type=click.Choice(list(jobs_service.JOBS)))
+@click.argument("name", type=JOB_NAMES)
 @pass_app
 @handle_errors
 def jobs_run(app: AppContext, name: str) -> None:

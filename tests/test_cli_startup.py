@@ -1,0 +1,101 @@
+"""`featreg` starts without loading what a command does not need: the database layer, pandas,
+Flask (issue 15). Behaviour, not timing: each run is a real process whose loaded modules are
+listed as it exits."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import registry.cli
+from registry.cli import COMMANDS, main
+
+HEAVY = ("sqlalchemy", "alembic", "pandas", "numpy", "pyarrow", "flask", "pydantic", "yaml")
+DATABASE = ("sqlalchemy", "alembic", "psycopg", "registry.store")
+
+PROGRAM = """
+import atexit, json, sys
+atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))
+from registry.cli import main
+main(sys.argv[1:])
+"""
+
+
+def run_featreg(*args: str, cwd: Path | None = None) -> tuple[subprocess.CompletedProcess[str],
+                                                             set[str]]:
+    """Run `featreg ARGS` in a fresh interpreter; its output and the modules it loaded."""
+    done = subprocess.run([sys.executable, "-c", PROGRAM, *args], capture_output=True,
+                          text=True, timeout=120, cwd=cwd)
+    modules = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    return done, modules
+
+
+def loaded(modules: set[str], roots: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in roots or m.startswith(roots))
+
+
+@pytest.mark.parametrize("args", [
+    ["--version"],
+    ["--help"],
+    ["apply", "--help"],
+    ["snapshot", "--help"],
+    ["snapshot", "correlate", "--help"],
+    ["usage", "ingest", "--help"],
+    ["token", "--help"],
+    ["serve", "--help"],
+])
+def test_version_and_help_load_no_heavy_library(args: list[str]) -> None:
+    done, modules = run_featreg(*args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert loaded(modules, HEAVY) == []
+
+
+def test_help_lists_built_in_and_plugin_commands() -> None:
+    done, _ = run_featreg("--help")
+    listed = {line.split()[0] for line in done.stdout.split("Commands:")[1].splitlines()
+              if line.strip()}
+    assert set(COMMANDS) <= listed
+    assert {"serve", "demo"} <= listed  # the web package's entry point, loaded lazily
+
+
+def test_snapshot_correlate_does_not_load_the_database_layer(tmp_path: Path) -> None:
+    path = tmp_path / "sample.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["a", "b", "c"])
+        writer.writerows([i, 2 * i + 1, (i * 7919) % 13] for i in range(50))
+    done, modules = run_featreg("snapshot", "correlate", str(path), "--format", "json",
+                                cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    pairs = json.loads(done.stdout)
+    assert [(p["a"], p["b"]) for p in pairs] == [("a", "b")]
+    assert loaded(modules, DATABASE) == []
+    assert not (tmp_path / "featreg.db").exists()
+
+
+def test_commands_table_names_every_command_of_every_command_module() -> None:
+    for info in pkgutil.iter_modules(registry.cli.__path__):
+        if info.name.endswith("_commands"):
+            importlib.import_module(f"registry.cli.{info.name}")
+    built_in = {name for name, command in main.commands.items()
+                if (command.callback is not None
+                    and command.callback.__module__.startswith("registry.cli."))}
+    assert built_in == set(COMMANDS)
+    for name, module in COMMANDS.items():
+        callback = main.commands[name].callback
+        assert callback is not None
+        assert callback.__module__ == module, name
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    done, modules = run_featreg("no-such-command")
+    assert done.returncode == 2
+    assert "No such command 'no-such-command'" in done.stderr
+    assert loaded(modules, DATABASE) == []
