@@ -23,6 +23,7 @@ from registry.catalog.plan import Plan
 from registry.catalog.spec import KIND_SINGULAR, KINDS, Spec, parse_documents
 from registry.core.errors import InvalidInput, Problem
 from registry.core.timeparse import InvalidTime, parse_day
+from registry.findings.bulk import parse_ids, set_status_many
 from registry.findings.records import finding_to_dict, get_finding, set_status
 from registry.read.common import clamp_int
 from registry.read.lists import FEATURE_STATUSES, feature_list
@@ -240,6 +241,29 @@ def finding_status(finding_id: int, action: str) -> Response:
             until=datetime.combine(until, time(0, 0), tzinfo=UTC) if until else None)
         data = finding_to_dict(finding)
     return _json(data)
+
+
+@api.post("/findings/bulk")
+def finding_status_many() -> Response:
+    """Acknowledge, suppress (optionally ``until`` a date) or reopen many findings (``ids``)
+    with one ``reason``: each checked as the single action is, all or none changed, each
+    audited."""
+    body = request_object()
+    raw_ids = body.get("ids")
+    if not isinstance(raw_ids, list):
+        raise _problem("ids must be a list of finding ids", "ids")
+    ids = parse_ids(raw_ids)
+    until = _date(body, "until")
+    identity = acting()
+    with session_scope(sessions()) as session:
+        changed = set_status_many(
+            session, ids, action=_optional_text(body, "action") or "",
+            reason=_optional_text(body, "reason") or "", actor=actor(body),
+            now=datetime.now(UTC),
+            until=datetime.combine(until, time(0, 0), tzinfo=UTC) if until else None,
+            check=lambda f: check_finding(session, identity, f))
+        data = [finding_to_dict(f) for f in changed]
+    return _json({"count": len(data), "findings": data})
 
 
 # ----- plain catalog reads (the SDK's get / list / history) ---------------------------------

@@ -1,4 +1,5 @@
-"""Findings (list, detail, acknowledge / suppress / reopen), with JSON twins."""
+"""Findings (list, detail, acknowledge / suppress / reopen one or many), with JSON twins, and
+the deprecation a finding suggests (a form for a signed-in owner)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,21 @@ from datetime import UTC, datetime, time
 
 from flask import Blueprint, Response, abort, redirect, request, url_for
 
-from registry.access.permissions import check_finding
+from registry.access.permissions import check_finding, check_plan
+from registry.catalog import service as catalog
 from registry.core.errors import FeatregError
 from registry.core.timeparse import InvalidTime, parse_day
-from registry.findings.records import finding_to_dict, get_finding, set_status
+from registry.findings.bulk import parse_ids, set_status_many
+from registry.findings.records import get_finding, set_status
 from registry.read import lists as queries
-from registry.read.common import object_history
+from registry.read.finding_detail import finding_detail, finding_page_extras
+from registry.read.findings_list import findings_list, parse_list_args
 from registry.store.db import session_scope
 
 from . import csrf
 from .auth import acting, safe_next
-from .support import API_PREFIX, db, respond, sessions
+from .finding_pictures import draw_picture
+from .support import API_PREFIX, db, respond, sessions, wants_json
 
 bp = Blueprint("findings", __name__)
 api = Blueprint("findings_api", __name__, url_prefix=API_PREFIX)
@@ -26,17 +31,20 @@ ACTIONS = {"acknowledge": "acknowledged", "suppress": "suppressed", "reopen": "o
 @bp.get("/findings")
 @api.get("/findings")
 def findings() -> Response:
-    query = queries.FindingsQuery.from_args(request.args)
-    return respond("findings.html", queries.findings_page(db(), query), query=query,
-                   facets=queries.findings_facets(db()))
+    query, sort, view = parse_list_args(request.args)
+    return respond("findings.html", findings_list(db(), query, sort=sort, view=view),
+                   query=query, facets=queries.findings_facets(db()))
 
 
 @bp.get("/findings/<id:finding_id>")
 @api.get("/findings/<id:finding_id>")
 def finding(finding_id: int) -> Response:
-    data = finding_to_dict(get_finding(db(), finding_id))
-    data["history"] = object_history(db(), "finding", str(finding_id))
-    return respond("finding.html", data)
+    data = finding_detail(db(), finding_id)
+    if wants_json():
+        return respond("finding.html", data)
+    extras = finding_page_extras(db(), data)
+    return respond("finding.html", data, picture_svg=draw_picture(extras["picture"]),
+                   **extras)
 
 
 def _until(raw: str | None) -> datetime | None:
@@ -65,3 +73,37 @@ def change_status(finding_id: int) -> Response:
     target = safe_next(request.form.get("next"),
                        url_for("findings.finding", finding_id=finding_id))
     return redirect(target, code=303)  # type: ignore[return-value]
+
+
+@bp.post("/findings/bulk")
+def change_status_many() -> Response:
+    """The findings list's checkboxes: one action and one reason for every ticked finding,
+    each checked as the single action is (all or none change)."""
+    csrf.check_form()
+    identity = acting()
+    ids = parse_ids(request.form.getlist("ids"))
+    with session_scope(sessions()) as session:
+        set_status_many(session, ids, action=request.form.get("action", ""),
+                        reason=request.form.get("reason", ""), actor=identity.actor,
+                        now=datetime.now(UTC), until=_until(request.form.get("until")),
+                        check=lambda f: check_finding(session, identity, f))
+    target = safe_next(request.form.get("next"), url_for("findings.findings"))
+    return redirect(target, code=303)  # type: ignore[return-value]
+
+
+@bp.post("/features/<name>/deprecate")
+def deprecate_feature(name: str) -> Response:
+    """Start the deprecation a finding suggests: the feature's team or an admin, signed in."""
+    csrf.check_form()
+    identity = acting()
+    raw_sunset = request.form.get("sunset", "")
+    try:
+        sunset = parse_day(raw_sunset)
+    except InvalidTime as exc:
+        raise FeatregError(f"'sunset' must be a date (YYYY-MM-DD), not {raw_sunset!r}") from exc
+    with session_scope(sessions()) as session:
+        catalog.set_lifecycle(session, name, status="deprecated", actor=identity.actor,
+                              sunset=sunset, replacement=request.form.get("replacement") or None,
+                              reason=request.form.get("reason") or None,
+                              check=lambda plan: check_plan(identity, plan))
+    return redirect(url_for("catalog.feature", name=name), code=303)  # type: ignore[return-value]

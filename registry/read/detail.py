@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -24,7 +24,7 @@ from registry.catalog.spec import READINESS_LEVELS
 from registry.core.batches import chunks
 from registry.core.errors import NotFound
 from registry.evidence.freshness import freshness_view
-from registry.evidence.openlineage import observed_datasets
+from registry.evidence.openlineage_read import observed_datasets
 from registry.read import evidence
 from registry.read.common import (
     ACTIVE_STATUSES,
@@ -36,6 +36,12 @@ from registry.read.common import (
     subject_findings,
     tags_of,
 )
+from registry.read.finding_actions import (
+    declaration_pointer,
+    deprecation_suggestion,
+    register_reader_yaml,
+)
+from registry.read.finding_detail import findings_with_membership, member_findings
 from registry.read.health import feature_stats_history, stats_charts
 from registry.read.ops import reports_list
 from registry.store import models as m
@@ -118,6 +124,7 @@ def feature_detail(session: Session, name: str, *, now: datetime | None = None
     declared = related["declared_consumers"]
     readers = evidence.feature_readers(session, name, [c["name"] for c in declared], now=now)
     importance = evidence.importance_series(session, name)
+    findings = _findings(session, "feature", name)
     return {
         "name": feature.name, "owner": feature.owner.name, "owner_contact": feature.owner.contact,
         "dtype": feature.dtype, "description": feature.description or "",
@@ -138,9 +145,21 @@ def feature_detail(session: Session, name: str, *, now: datetime | None = None
         "importance_history_points": len(importance),
         "has_usage": any(r["reads"] for r in readers),
         "correlated": evidence.correlated_partners(session, name),
-        "findings": subject_findings(session, "feature", name),
+        "findings": findings,
+        "actions": {
+            "deprecate": deprecation_suggestion(name, feature.status, findings,
+                                                today=(now or datetime.now(UTC)).date()),
+            "declaration": declaration_pointer(session, name)
+            if any(f["kind"] == "undocumented" for f in findings) else None,
+        },
         "history": object_history(session, "feature", name),
     }
+
+
+def _findings(session: Session, object_type: str, name: str) -> list[dict[str, Any]]:
+    """Findings about the object and the loop and cluster findings it is a member of."""
+    return findings_with_membership(subject_findings(session, object_type, name),
+                                    member_findings(session, object_type, name))
 
 
 # ----- source ----------------------------------------------------------------------------------
@@ -163,7 +182,7 @@ def source_detail(session: Session, name: str) -> dict[str, Any]:
         "produced_by": source.produced_by.name if source.produced_by else None,
         "registered_at": iso(source.registered_at), "features": direct,
         "impact": _grouped(impact), "impact_count": len(impact),
-        "findings": subject_findings(session, "source", name),
+        "findings": _findings(session, "source", name),
         "history": object_history(session, "source", name),
     }
 
@@ -180,7 +199,7 @@ def consumer_detail(session: Session, name: str, *, now: datetime | None = None
     """
     consumer = session.scalar(select(m.Consumer).where(m.Consumer.name == name))
     reads = evidence.features_read_by(session, name, now=now)
-    findings = subject_findings(session, "consumer", name)
+    findings = _findings(session, "consumer", name)
     datasets = [d for direction in ("input", "output") for d in observed_datasets(
         session, principal=name, direction=direction, limit=OBSERVED_DATASETS)]
     if consumer is None and not reads and not findings and not datasets:
@@ -215,6 +234,8 @@ def consumer_detail(session: Session, name: str, *, now: datetime | None = None
         "undeclared_reads": [r for r in reads if r["feature"] not in declared_names],
         "declared_unread": sorted(declared_names - {r["feature"] for r in reads}),
         "closure": closure, "findings": findings,
+        "register_yaml": None if consumer is not None else register_reader_yaml(
+            name, [r["feature"] for r in reads]),
         **_observed_io(datasets, produces),
         "history": object_history(session, "consumer", name),
         "config_versions": consumer_config_versions(session, name),

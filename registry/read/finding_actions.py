@@ -1,0 +1,99 @@
+"""What a person can do about a finding, ready to paste: the YAML that registers an observed
+reader, the `featreg deprecate` command of a deprecation candidate, and where an undocumented
+feature was declared."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.read.common import iso
+from registry.store import models as m
+
+DEPRECATION_KINDS = ("legacy", "bundled", "epsilon", "correlated")
+SUNSET_DAYS = 90
+KIND_HINTS = (("notebook", "notebook"), ("dashboard", "dashboard"), ("report", "dashboard"),
+              ("service", "service"), ("api", "service"), ("model", "model"),
+              ("ranker", "model"), ("airflow", "job"), ("job", "job"), ("etl", "job"),
+              ("export", "job"))
+CONSUMER_KINDS = "model service job dashboard notebook"
+
+
+def guess_consumer_kind(name: str) -> str:
+    """A consumer kind from words in the principal's name (a job when nothing says)."""
+    lowered = name.lower()
+    return next((kind for word, kind in KIND_HINTS if word in lowered), "job")
+
+
+def register_reader_yaml(name: str, reads: Iterable[str], *, owner: str | None = None,
+                         kind: str | None = None) -> str:
+    """The spec entry that registers an observed reader as a consumer declaring what it was
+    seen reading (or reads suggested from elsewhere, such as OpenLineage datasets), for
+    `featreg apply`. Names are quoted by the YAML emitter, so any name stays one value."""
+    entry = {"name": name, "kind": kind or guess_consumer_kind(name),
+             "owner": owner or "your-team", "stage": "development",
+             "description": f"What {name} is and who runs it.",
+             "features": sorted(set(reads))}
+    body = yaml.safe_dump({"consumers": [entry]}, sort_keys=False, allow_unicode=True,
+                          default_flow_style=False, width=100)
+    return (f"# Register {name}: set owner to your team and kind to one of: {CONSUMER_KINDS};\n"
+            f"# then `featreg plan FILE` and `featreg apply FILE`.\n{body}")
+
+
+def _replacement(findings: Sequence[Mapping[str, Any]]) -> str | None:
+    """The feature that carries what a deprecation candidate carried, when a finding says."""
+    for finding in findings:
+        evidence = finding.get("evidence") or {}
+        if finding["kind"] == "correlated" and evidence.get("keeper"):
+            return str(evidence["keeper"])
+        newer = evidence.get("superseded_by") or []
+        if finding["kind"] == "legacy" and newer and isinstance(newer[0], Mapping):
+            return str(newer[0].get("feature")) if newer[0].get("feature") else None
+    return None
+
+
+def deprecation_suggestion(name: str, status: str, findings: Sequence[Mapping[str, Any]], *,
+                           today: date) -> dict[str, Any] | None:
+    """The `featreg deprecate` command (and the same values for a form) for an active feature
+    with an open legacy, bundled, epsilon or correlated finding about it; None otherwise."""
+    reasons = [f for f in findings if f["kind"] in DEPRECATION_KINDS and not f.get("member")
+               and f["subject"]["name"] == name and f["status"] != "resolved"]
+    if status != "active" or not reasons:
+        return None
+    sunset = (today + timedelta(days=SUNSET_DAYS)).isoformat()
+    replacement = _replacement(reasons)
+    kinds = sorted({f["kind"] for f in reasons})
+    reason = f"{', '.join(kinds)} finding{'s' if len(reasons) > 1 else ''} " + \
+        ", ".join(f"#{f['id']}" for f in reasons)
+    words = ["featreg", "deprecate", name, "--sunset", sunset]
+    if replacement:
+        words += ["--replacement", replacement]
+    words += ["--reason", reason]
+    return {"command": shlex.join(words), "sunset": sunset, "replacement": replacement,
+            "reason": reason, "kinds": kinds,
+            "api": f"/api/v1/features/{quote(name, safe='')}/deprecate"}
+
+
+def declaration_pointer(session: Session, name: str) -> dict[str, Any]:
+    """Where a feature was declared, as far as the catalog knows. The catalog keeps the change
+    set that first registered it (an apply's label is the paths it was given), not the file
+    and line of its YAML entry, so the stored declaration is pointed to through the API."""
+    row = session.execute(
+        select(m.ChangeSet.id, m.ChangeSet.kind, m.ChangeSet.label, m.ChangeSet.created_at,
+               m.ChangeSet.actor)
+        .join(m.Feature, m.Feature.changeset_id == m.ChangeSet.id)
+        .where(m.Feature.name == name)).first()
+    changeset = None
+    if row is not None:
+        changeset = {"id": row[0], "kind": row[1], "label": row[2] or None, "at": iso(row[3]),
+                     "actor": row[4]}
+    return {"file": None, "line": None, "changeset": changeset,
+            "api": f"/api/v1/catalog/objects/{quote(name, safe='')}",
+            "put": f"/api/v1/features/{quote(name, safe='')}"}
