@@ -9,8 +9,10 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from typing import Any
 
+import pytest
 from conftest import admin_token
 from featreg.web import create_app
 from featreg.web.admission import Admission
@@ -24,16 +26,28 @@ USAGE = [{"ts": "2026-11-01T12:00:00Z", "consumer": "ctr_model",
           "features": ["user_clicks_7d"], "count": 1}]
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def catalog(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """The web tests' catalog on SQLite (shared by the module) or on PostgreSQL (built anew)."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("catalog_url"))
+    from web_catalog import build_catalog
+
+    url = str(request.getfixturevalue("pg_url"))
+    build_catalog(url, tmp_path)
+    return url
+
+
 def _reads(url: str) -> int:
     with session_scope(session_factory(url)) as session:
         return int(session.scalar(select(func.coalesce(func.sum(m.UsageDaily.reads), 0))
-                                  .where(m.UsageDaily.day == "2026-11-01",
+                                  .where(m.UsageDaily.day == date(2026, 11, 1),
                                          m.UsageDaily.principal == "ctr_model")) or 0)
 
 
 def test_a_saturated_worker_refuses_fast_with_retry_after_and_stores_nothing(
-        catalog_url: str) -> None:
-    app = create_app({"DATABASE_URL": catalog_url, "TESTING": True, "ADMISSION_SLOTS": 2})
+        catalog: str) -> None:
+    app = create_app({"DATABASE_URL": catalog, "TESTING": True, "ADMISSION_SLOTS": 2})
     assert isinstance(app.wsgi_app, Admission)
     release = threading.Event()
     inner = app.wsgi_app.app
@@ -45,8 +59,8 @@ def test_a_saturated_worker_refuses_fast_with_retry_after_and_stores_nothing(
 
     app.wsgi_app.app = blocking
     client = Client(app.wsgi_app, use_cookies=False)
-    headers = {"Authorization": f"Bearer {admin_token(catalog_url)}"}
-    before = _reads(catalog_url)
+    headers = {"Authorization": f"Bearer {admin_token(catalog)}"}
+    before = _reads(catalog)
     with ThreadPoolExecutor(4) as pool:
         holders = [pool.submit(client.get, "/slow") for _ in range(2)]  # every slot taken
         time.sleep(0.3)
@@ -59,7 +73,7 @@ def test_a_saturated_worker_refuses_fast_with_retry_after_and_stores_nothing(
         assert elapsed < 5 * 0.5  # ~100 ms each: refused quickly, not queued
         assert client.get("/healthz").status_code in (200, 503)  # exempt: answered at once
         assert client.get("/metrics").status_code == 200
-        assert _reads(catalog_url) == before  # nothing stored for the refused writes
+        assert _reads(catalog) == before  # nothing stored for the refused writes
         release.set()
         for holder in holders:  # a server closes each response: that frees its slot
             response = holder.result()
@@ -67,15 +81,15 @@ def test_a_saturated_worker_refuses_fast_with_retry_after_and_stores_nothing(
             response.close()
     accepted = client.post("/api/v1/usage", json=USAGE, headers=headers)  # slots free again
     assert accepted.status_code == 201
-    assert _reads(catalog_url) == before + 1
+    assert _reads(catalog) == before + 1
 
 
 def test_a_request_whose_client_has_gone_or_waited_too_long_is_dropped(
-        catalog_url: str) -> None:
-    app = create_app({"DATABASE_URL": catalog_url, "TESTING": True, "ADMISSION_SLOTS": 2})
+        catalog: str) -> None:
+    app = create_app({"DATABASE_URL": catalog, "TESTING": True, "ADMISSION_SLOTS": 2})
     client = Client(app.wsgi_app)
-    headers = {"Authorization": f"Bearer {admin_token(catalog_url)}"}
-    before = _reads(catalog_url)
+    headers = {"Authorization": f"Bearer {admin_token(catalog)}"}
+    before = _reads(catalog)
     ours, theirs = socket.socketpair()
     theirs.close()  # the client gave up while its request waited in the queue
     gone = client.post("/api/v1/usage", json=USAGE, headers=headers,
@@ -85,7 +99,7 @@ def test_a_request_whose_client_has_gone_or_waited_too_long_is_dropped(
     stale = client.post("/api/v1/usage", json=USAGE, headers={
         **headers, "X-Request-Start": f"t={int((time.time() - 120) * 1000)}"})
     assert stale.status_code == 503
-    assert _reads(catalog_url) == before
+    assert _reads(catalog) == before
     ours, theirs = socket.socketpair()  # still connected: served
     fresh = client.post("/api/v1/usage", json=USAGE, headers={
         **headers, "X-Request-Start": f"t={time.time():.3f}"},
@@ -93,4 +107,4 @@ def test_a_request_whose_client_has_gone_or_waited_too_long_is_dropped(
     ours.close()
     theirs.close()
     assert fresh.status_code == 201
-    assert _reads(catalog_url) == before + 1
+    assert _reads(catalog) == before + 1

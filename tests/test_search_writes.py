@@ -40,9 +40,9 @@ def _names(web: FlaskClient, path: str) -> list[str]:
 
 
 def test_a_write_never_makes_search_wait_and_api_reads_see_it(
-        sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = create_app({"DATABASE_URL": sqlite_url, "TESTING": True})
-    web = authorize(app.test_client(), sqlite_url)
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = create_app({"DATABASE_URL": db_url, "TESTING": True})
+    web = authorize(app.test_client(), db_url)
     _register(web, "user_clicks_7d", "user_views_7d")
     assert _names(web, "/features?q=clicks&format=json&fresh=0") == ["user_clicks_7d"]
 
@@ -82,9 +82,9 @@ def test_a_write_never_makes_search_wait_and_api_reads_see_it(
 
 
 def test_a_failed_rebuild_keeps_the_previous_index_and_is_retried(
-        sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = create_app({"DATABASE_URL": sqlite_url, "TESTING": True})
-    web = authorize(app.test_client(), sqlite_url)
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = create_app({"DATABASE_URL": db_url, "TESTING": True})
+    web = authorize(app.test_client(), db_url)
     _register(web, "user_clicks_7d")
     assert _names(web, "/features?q=clicks&format=json&fresh=0") == ["user_clicks_7d"]
     real_update = FeatureSearchIndex.updated
