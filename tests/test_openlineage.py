@@ -28,7 +28,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from registry.core.errors import InvalidInput
-from registry.evidence.openlineage_events import parse_event, principal_for
+from registry.evidence.openlineage_events import JobRef, parse_event
+from registry.evidence.openlineage_matching import qualified_principal
 from registry.store import models as m
 from registry.store.db import dispose_engine, session_factory, session_scope
 
@@ -89,39 +90,44 @@ def test_parse_collects_schema_columns_column_lineage_and_symlinks() -> None:
     assert event is not None
     assert event.event_time == datetime(2026, 11, 1, 10, tzinfo=UTC)
     by_name = {d.name: d for d in event.inputs}
-    assert by_name["warehouse.clicks"].fields == ("user_clicks_7d", "country", "user_id")
-    assert by_name["warehouse.clicks"].aliases == ("wh.clicks",)
-    assert by_name["/raw/events"].fields == ("device",)  # named only by columnLineage
+    assert by_name["warehouse.clicks"].columns == ("user_clicks_7d", "country", "user_id")
+    assert [(s.namespace, s.name) for s in by_name["warehouse.clicks"].symlinks] == [
+        ("hive", "wh.clicks")]
+    assert by_name["/raw/events"].columns == ("device",)  # named only by columnLineage
     assert by_name["/raw/events"].source_candidates() == ["/raw/events", "raw.events"]
     assert [d.name for d in event.outputs] == ["features.daily"]
 
 
 def test_event_key_identifies_retries_not_other_events() -> None:
     first = parse_event(run_event())
-    assert first is not None
-    assert first.key == parse_event(run_event()).key  # type: ignore[union-attr]
+    assert first.key == parse_event(json.loads(json.dumps(run_event(), indent=2))).key
+    reordered = dict(reversed(list(run_event().items())))
+    assert first.key == parse_event(reordered).key
     others = [run_event(event_type="COMPLETE"), run_event(run_id="run-2"),
-              run_event(when="2026-11-01T10:00:01Z"), run_event(namespace="other")]
-    assert len({first.key} | {parse_event(e).key for e in others}) == 5  # type: ignore[union-attr]
+              run_event(when="2026-11-01T10:00:01Z"), run_event(namespace="other"),
+              # same run, type, time and job, different content: another event
+              run_event(inputs=[dataset("warehouse.clicks")])]
+    assert len({first.key} | {parse_event(e).key for e in others}) == 6
 
 
 @pytest.mark.parametrize(("event", "reason"), [
     ([], "an event must be a JSON object"),
-    ({"eventType": "START"}, "eventTime must be an ISO 8601"),
+    ({"eventType": "START"}, "job must be an object"),
     (run_event(when="yesterday"), "eventTime: Invalid isoformat"),
-    (run_event(when="2026-11-01T10:00:00"), "has no timezone"),
-    (run_event(event_type="DONE"), "eventType must be one of"),
+    (run_event(when=17), "eventTime must be an ISO 8601"),  # type: ignore[arg-type]
     ({**run_event(), "run": {}}, "run.runId must be a non-empty string"),
+    ({**run_event(), "run": {"runId": None, "facets": {}}}, "run.runId must be a non-empty"),
     ({**run_event(), "run": "r"}, "run must be an object"),
+    ({k: v for k, v in run_event().items() if k != "run"}, "run must be an object"),
     ({**run_event(), "job": {"namespace": "n"}}, "job.name must be a non-empty string"),
-    ({**run_event(), "job": {"namespace": "n", "name": "x" * 200}}, "longer than 128"),
-    ({**run_event(), "inputs": {"a": 1}}, "inputs must be a list"),
+    ({**run_event(), "job": {"namespace": "n", "name": "x" * 1025}},
+     "job.name is longer than 1,024 characters"),
+    (run_event(inputs=[dataset("t" * 1025)]), "inputs[0].name is longer than 1,024"),
     (run_event(inputs=[{"name": "t"}]), "inputs[0].namespace must be a non-empty string"),
-    (run_event(inputs=[dataset("t", schema={"fields": [{"type": "INT"}]})]),
-     "inputs[0].facets.schema.fields[0].name must be a non-empty string"),
-    (run_event(outputs=[dataset("t", columnLineage={"fields": {"a": {"inputFields": [
-        {"namespace": "n", "name": "t"}]}}})]),
-     "outputs[0].facets.columnLineage.fields.a.inputFields.field must be a non-empty string"),
+    (run_event(inputs=["t"]), "inputs[0] must be an object"),
+    ({**run_event(), "run": {"runId": "r", "facets": {"parent": {
+        "job": {"namespace": "n", "name": "p" * 1025}, "run": {"runId": "p"}}}}},
+     "run.facets.parent.job.name is longer than 1,024"),
 ])
 def test_malformed_events_are_refused_with_the_reason(event: Any, reason: str) -> None:
     with pytest.raises(InvalidInput) as caught:
@@ -129,17 +135,45 @@ def test_malformed_events_are_refused_with_the_reason(event: Any, reason: str) -
     assert reason in caught.value.problems[0].message
 
 
-def test_job_and_dataset_events_are_ignored() -> None:
-    assert parse_event({"eventTime": T0, "job": {"namespace": "n", "name": "j"},
-                        "inputs": [], "outputs": []}) is None
-    assert parse_event({"eventTime": T0, "dataset": {"namespace": "n", "name": "d"}}) is None
+def test_what_real_producers_send_is_taken() -> None:
+    tolerant = parse_event({**run_event(when="2026-11-01T10:00:00", event_type="done"),
+                            "inputs": {"a": 1}, "outputs": None, "run": {
+                                "runId": "r", "facets": {"parent": None, "x": [1]}},
+                            "job": {"namespace": "n", "name": "j" * 1024, "facets": None}})
+    assert tolerant.event_time == datetime(2026, 11, 1, 10, tzinfo=UTC)
+    assert tolerant.event_type == "OTHER" and (tolerant.inputs, tolerant.outputs) == ((), ())
+    assert any("no offset: read as UTC" in w for w in tolerant.warnings)
+    odd_facets = parse_event(run_event(inputs=[dataset("t", schema={"fields": [
+        {"type": "INT"}, {"name": "a", "fields": [{"name": "b", "description": "B."}]}]},
+        symlinks="x", documentation=["no"], ownership={"owners": [{"name": "team:core"}]})],
+        outputs=[dataset("u", columnLineage={"fields": {"a": {"inputFields": [
+            {"namespace": "n", "name": "t"}]}}})]))
+    assert odd_facets.inputs[0].columns == ("a", "a.b")  # nested fields by dotted path
+    assert odd_facets.inputs[0].owners == ("team:core",)
+    zoned = parse_event(run_event(when="2026-11-01T12:00:00+02:00[Europe/Paris]"))
+    assert zoned.event_time == datetime(2026, 11, 1, 10, tzinfo=UTC) and not zoned.warnings
 
 
-def test_principal_is_the_consumer_name_when_registered_else_namespace_slash_name() -> None:
-    assert principal_for("airflow", "ctr_training", {"ctr_training"}) == "ctr_training"
-    assert principal_for("airflow", "export", {"ctr_training"}) == "airflow/export"
-    long_namespace = "s3://" + "b" * 130
-    assert principal_for(long_namespace, "export", set()) == "export"
+def test_the_kind_comes_from_the_schema_url_else_the_shape() -> None:
+    job_url = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/JobEvent"
+    with_type = {"eventTime": T0, "eventType": "COMPLETE", "schemaURL": job_url,
+                 "job": {"namespace": "n", "name": "j"}, "inputs": [dataset("a")]}
+    assert parse_event(with_type).kind == "JobEvent"
+    assert parse_event(with_type).inputs[0].name == "a"
+    assert parse_event({"eventTime": T0, "job": {"namespace": "n", "name": "j"}}).kind == (
+        "JobEvent")
+    ds = parse_event({"eventTime": T0, "dataset": dataset("d", fields=["x"]),
+                      "schemaURL": "https://openlineage.io/spec/1-0-0/OpenLineage.json"
+                                   "#/definitions/DatasetEvent"})
+    assert ds.kind == "DatasetEvent" and ds.outputs[0].schema is not None
+    assert parse_event(run_event()).kind == "RunEvent"
+
+
+def test_a_principal_is_namespace_slash_name_cut_with_a_digest_when_long() -> None:
+    assert qualified_principal(JobRef("airflow", "export")) == "airflow/export"
+    long = qualified_principal(JobRef("s3://" + "b" * 130, "export"))
+    assert len(long) == 128 and long.startswith("s3://bbb") and long[-9] == "~"
+    assert long != qualified_principal(JobRef("s3://" + "b" * 131, "export"))
 
 
 # ----- the endpoint --------------------------------------------------------------------------
@@ -221,7 +255,7 @@ def test_gzip_batches_and_malformed_events(http: FlaskClient, db_url: str) -> No
                                                          fields=["user_clicks_7d"])])
               for i in range(3)]
     body = gzip.compress(json.dumps(events).encode())
-    bad_batch = [*events, {"eventTime": T0}, run_event(event_type="NOPE")]
+    bad_batch = [*events, {"eventTime": T0}, {**run_event(), "run": {}}]
     refused = http.post("/api/v1/lineage/batch", json=bad_batch)
     assert refused.status_code == 400
     assert [p["field"] for p in refused.get_json()["problems"]] == ["event 4", "event 5"]
@@ -233,7 +267,8 @@ def test_gzip_batches_and_malformed_events(http: FlaskClient, db_url: str) -> No
     wrapped = http.post("/api/v1/lineage/batch", json={"events": events})
     assert wrapped.status_code == 200 and wrapped.get_json()["duplicates"] == 3
     job_event = {"eventTime": T0, "job": {"namespace": "n", "name": "j"}}
-    assert http.post("/api/v1/lineage", json=job_event).get_json()["ignored"] == 1
+    taken = http.post("/api/v1/lineage", json=job_event).get_json()
+    assert (taken["events"], taken["results"][0]["kind"]) == (1, "JobEvent")
     for bad_body in (b"{not json", b"", gzip.compress(b"[1, 2")):
         headers = {"Content-Encoding": "gzip"} if bad_body.startswith(b"\x1f\x8b") else {}
         response = http.post("/api/v1/lineage", data=bad_body, headers=headers,

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 
 from registry.access.permissions import check_openlineage_jobs
 from registry.evidence.openlineage import ingest_lineage_events, observed_datasets
+from registry.evidence.openlineage_read import consumer_lineage, source_lineage
 from registry.read.common import clamp_int
 from registry.store.db import session_scope
 
@@ -36,14 +37,14 @@ def _ingest(events: list[Any]) -> Response:
             check_jobs=lambda jobs: check_openlineage_jobs(session, identity, jobs))
     response = jsonify({"events": summary.events, "duplicates": summary.duplicates,
                         "ignored": summary.ignored, "reads": summary.reads,
-                        "results": summary.results})
+                        "warnings": summary.warnings, "results": summary.results})
     response.status_code = 201 if summary.events > summary.duplicates else 200
     return response
 
 
 @api.post("/lineage")
 def lineage_event() -> Response:
-    """One OpenLineage RunEvent."""
+    """One OpenLineage event (RunEvent, JobEvent or DatasetEvent)."""
     return _ingest([request_json()])
 
 
@@ -69,3 +70,31 @@ def datasets() -> Response:
                              direction=direction,
                              limit=clamp_int(request.args.get("limit"), 1000, 1, 10_000))
     return jsonify(rows)
+
+
+@api.get("/openlineage/consumers/<path:name>")
+def consumer(name: str) -> Response:
+    """A consumer's (or an unregistered principal's) tasks, runs by outcome, what its jobs
+    declare, and the spec YAML proposed for what it was seen using but is not registered."""
+    from registry.evidence.openlineage_suggest import suggest_spec, suggestion_yaml
+
+    session = db()
+    return jsonify({**consumer_lineage(session, name),
+                    "suggestion": suggestion_yaml(suggest_spec(session, principal=name))})
+
+
+@api.get("/openlineage/sources/<name>")
+def source(name: str) -> Response:
+    """A source's writers seen by OpenLineage (with warnings), aliases and statistics."""
+    return jsonify(source_lineage(db(), name))
+
+
+@api.get("/openlineage/suggest")
+def suggest() -> Response:
+    """Spec for every dataset and job seen but not registered (``?format=yaml`` for YAML)."""
+    from registry.evidence.openlineage_suggest import suggest_spec, suggestion_yaml
+
+    spec = suggest_spec(db())
+    if request.args.get("format") == "yaml":
+        return Response(suggestion_yaml(spec), mimetype="application/yaml")
+    return jsonify(spec)

@@ -37,6 +37,7 @@ def _row(kind: str, f: Fields, team_ids: dict[str, int], now: datetime) -> dict[
     if kind == "sources":
         row["freshness"] = f["freshness"]
         row["readiness"] = f.get("readiness")
+        row["openlineage"] = f.get("openlineage")
     elif kind == "consumers":
         row["version"] = f["version"]
         row["stage"] = f.get("stage") or "development"

@@ -86,6 +86,8 @@ def _entry_fields(kind: str, entry: Any, stored: Fields | None) -> Fields:
         if data["created"] is None:
             data["created"] = stored["created"] if stored else None
         data["expect"] = entry.expect.as_fields() if entry.expect is not None else None
+    elif kind == "sources":
+        data["openlineage"] = entry.aliases()
     elif kind == "consumers":
         data["features"] = sorted(data["features"])
         data["produces"] = sorted(data["produces"])

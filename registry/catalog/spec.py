@@ -115,6 +115,15 @@ class TeamSpec(_Entry):
         return v
 
 
+class OpenLineageAlias(BaseModel):
+    """An OpenLineage dataset (namespace and name, as producers send them) that is the source."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    namespace: str = Field(min_length=1, max_length=1024)
+    name: str = Field(min_length=1, max_length=1024)
+
+
 class SourceSpec(_Entry):
     kind: SourceKind
     owner: str
@@ -122,8 +131,23 @@ class SourceSpec(_Entry):
     produced_by: str | None = None
     freshness: str | None = Field(default=None, max_length=64)
     readiness: Readiness | None = None
+    openlineage: list[OpenLineageAlias] = []
 
     _d = field_validator("description")(classmethod(lambda cls, v: _check_description(v)))
+
+    @field_validator("openlineage")
+    @classmethod
+    def _aliases(cls, v: list[OpenLineageAlias]) -> list[OpenLineageAlias]:
+        seen = [(a.namespace, a.name) for a in v]
+        dupes = sorted({f"{ns}/{n}" for ns, n in seen if seen.count((ns, n)) > 1})
+        if dupes:
+            raise ValueError(f"listed more than once: {', '.join(dupes)}")
+        return v
+
+    def aliases(self) -> list[dict[str, str]] | None:
+        """The stored form of ``openlineage``: sorted, None when there are none."""
+        return sorted(({"namespace": a.namespace, "name": a.name} for a in self.openlineage),
+                      key=lambda a: (a["namespace"], a["name"])) or None
 
     @field_validator("freshness")
     @classmethod
@@ -243,7 +267,8 @@ class ConsumerSpec(_Entry):
     _refs = field_validator("features", "produces")(classmethod(lambda cls, v: _check_names(v)))
 
 
-NESTED_MODELS: dict[str, type[BaseModel]] = {"expect": ExpectSpec}
+NESTED_MODELS: dict[str, type[BaseModel]] = {"expect": ExpectSpec,
+                                              "openlineage": OpenLineageAlias}
 """Fields whose value is itself a mapping with its own fields (for unknown-field messages)."""
 
 SPEC_MODELS: dict[str, type[_Entry]] = {

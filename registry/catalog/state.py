@@ -71,9 +71,10 @@ def load_state(session: Session, only: Mapping[str, Collection[str]] | None = No
     producer = aliased(m.Consumer)
     source_names: dict[int, str] = {}
     for (sid, name, kind, owner_id, description, produced_by, freshness,
-         readiness) in session.execute(
+         readiness, openlineage) in session.execute(
         select(m.Source.id, m.Source.name, m.Source.kind, m.Source.owner_id,
-               m.Source.description, producer.name, m.Source.freshness, m.Source.readiness)
+               m.Source.description, producer.name, m.Source.freshness, m.Source.readiness,
+               m.Source.openlineage)
         .outerjoin(producer, producer.id == m.Source.produced_by_id)
         .where(pick.names("sources", m.Source.name))
     ):
@@ -81,6 +82,7 @@ def load_state(session: Session, only: Mapping[str, Collection[str]] | None = No
         state.sources[name] = {
             "kind": kind, "owner": team_names[owner_id], "description": description or "",
             "produced_by": produced_by, "freshness": freshness, "readiness": readiness,
+            "openlineage": openlineage or None,
         }
 
     replacement = aliased(m.Feature)

@@ -1,43 +1,36 @@
-"""OpenLineage run events as usage evidence (``POST /api/v1/lineage``).
+"""OpenLineage events as evidence (``POST /api/v1/lineage``, ``featreg openlineage ingest``).
 
-Mapping rules (README "OpenLineage"):
+Mapping rules (DESIGN.md "OpenLineage events"; parsing in `openlineage_events`, names in
+`openlineage_matching`, dataset and job facts in `openlineage_facts`):
 
-- **Principal.** The run's job is the principal. When a registered consumer is named exactly
-  like the job's ``name``, the principal is that consumer (the name alone is unambiguous: a
-  consumer claims it). Otherwise the principal is ``"<job namespace>/<job name>"``, or the job's
-  name alone when that would be longer than 128 characters. (Consumer names cannot contain
-  ``/``, so ``namespace/name`` never collides with a registered consumer.)
-- **Sources.** An input or output dataset matches the first registered source named, in
-  order: its ``name``; its ``name`` with leading ``/`` removed and the other ``/`` turned into
-  ``.`` (``/data/clicks`` → ``data.clicks``); the names in its ``symlinks`` facet.
-- **Features.** The columns of an input dataset are the field names of its ``schema`` facet
-  (top level) and the input fields that any output's ``columnLineage`` facet names for it
-  (``fields.*.inputFields`` and ``dataset``; a dataset named there only counts as an input
-  too). A column ``c`` of dataset ``d`` is a read of the first feature in the catalog named
-  ``<source>.c`` (when ``d`` matched a source), ``<d>.c``, or ``c``; other columns are ignored.
-- **Reads.** Each feature counts one read per run, at the ``eventTime`` of the first event of
-  the run that names it (START and COMPLETE of one run are one read). Reads are stored through
-  the usage service, so an unregistered job, or a consumer reading what it never declared,
-  becomes an ``undeclared_consumer`` finding at the next analysis.
+- **Kinds.** RunEvents are runs: reads, writes, updates. A JobEvent's inputs and outputs are
+  the job's static lineage ("declared by the job"); a DatasetEvent describes a dataset. All
+  three feed the dataset and job facts (schema, documentation, ownership, symlinks).
+- **Runs.** Each run has one principal (the job, or its registered parent, see
+  `openlineage_matching`), kept in `OpenLineageRun`. Each feature counts one read per run, at
+  the time of the first event of the run that names it, under the run's principal. When the
+  principal changes (the job, or its parent, was registered while the run was going on), the
+  run's reads move to the new principal: they are never counted twice.
+- **Outcome.** Reads count whatever the outcome: a run that fails or aborts still read its
+  inputs and depends on them (the dependency is what undeclared-consumer findings are about).
+  The run's state (its latest event type) is kept and shown. Only a COMPLETE run that wrote a
+  dataset is an update of its source (freshness, `registry.evidence.freshness`).
 - **Datasets.** Every input and output is recorded per principal (first/last seen, events,
-  matched source): outputs are what the job produces.
-- **Updates.** A COMPLETE run's outputs that match a source are updates of that source at the
-  event time (`registry.evidence.freshness`); START, RUNNING, FAIL and ABORT are not.
-- **Retries.** An event is identified by (runId, eventType, eventTime, job namespace and name);
-  one received again changes nothing and is reported as a duplicate. When a concurrent request
-  stores the same event (or first sees the same dataset) between this request's reads and its
-  writes, the unique key refuses the second copy; the service then runs the events again in a
-  SAVEPOINT (the caller's transaction stays open), now seeing them as received.
-- JobEvents and DatasetEvents (no ``run``) are accepted and ignored: they carry no reads.
+  matched source): outputs are what the job produces (the source page warns about writers
+  the catalog does not name, see `openlineage_read`), and observed outputs of registered
+  consumers count for feedback loops as declared ``produces`` do.
+- **Retries.** An event is identified by its content: one received again changes nothing and
+  is reported as a duplicate; two different events are never taken for one. When a concurrent
+  request stores the same event between this request's reads and its writes, the unique key
+  refuses the second copy; the service then runs the events again in a SAVEPOINT.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -48,124 +41,137 @@ from registry.core.errors import InvalidInput, Problem
 from registry.evidence.freshness import SourceUpdateRow, record_updates
 from registry.evidence.openlineage_events import (
     DatasetRef,
+    JobRef,
+    LineageEvent,
     Malformed,
-    RunEvent,
-    parse_event,
-    parse_run_event,
-    principal_for,
+    parse_lineage_event,
 )
+from registry.evidence.openlineage_facts import FactStore, pair_key
+from registry.evidence.openlineage_matching import Catalog, in_chunks
+from registry.evidence.openlineage_read import observed_datasets
 from registry.evidence.usage import record_usage
 from registry.evidence.usage_events import UsageEvent
 from registry.store import models as m
 from registry.store.savepoints import begin_for_savepoints
 
-__all__ = [
-    "LineageIngestSummary",
-    "ingest_lineage_events",
-    "observed_datasets",
-    "parse_event",
-    "principal_for",
-]
+__all__ = ["LineageIngestSummary", "ingest_lineage_events", "observed_datasets", "parse_events"]
 
-CHUNK = 1000
 ATTEMPTS = 3
 """Runs of one request's events when concurrent copies keep conflicting (then the error)."""
 
 
 @dataclass
 class LineageIngestSummary:
-    """What one request did: events taken, duplicates (already received), ignored (not run
-    events), reads recorded, and one result per event in request order."""
+    """What one request did: events taken, duplicates (already received), reads recorded,
+    warnings (``event N: ...``), and one result per event in request order. ``ignored`` is
+    kept for clients of the first version: every kind of event is now used, so it is 0."""
 
     events: int = 0
     duplicates: int = 0
     ignored: int = 0
     reads: int = 0
+    warnings: list[str] = field(default_factory=list)
     results: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _in_chunks(session: Session, query: Any, column: Any, values: Iterable[str]) -> list[Any]:
-    wanted = sorted(set(values))
-    rows: list[Any] = []
-    for i in range(0, len(wanted), CHUNK):
-        rows.extend(session.execute(query.where(column.in_(wanted[i:i + CHUNK]))).all())
-    return rows
-
-
-@dataclass(frozen=True)
-class _Catalog:
-    """The catalog names the events' candidates resolve to (looked up once per request)."""
-
-    features: set[str]
-    sources: set[str]
-    consumers: set[str]
-
-    @classmethod
-    def load(cls, session: Session, events: Sequence[RunEvent]) -> _Catalog:
-        sources, features, jobs = [], [], []
-        for event in events:
-            jobs.append(event.job_name)
-            for ds in (*event.inputs, *event.outputs):
-                candidates = ds.source_candidates()
-                sources.extend(candidates)
-                for column in ds.fields:
-                    features.append(column)
-                    features.extend(f"{c}.{column}" for c in candidates)
-
-        def names(model: Any, wanted: list[str]) -> set[str]:
-            return {row[0] for row in _in_chunks(session, select(model.name), model.name,
-                                                 wanted)}
-
-        return cls(names(m.Feature, features), names(m.Source, sources),
-                   names(m.Consumer, jobs))
-
-    def source_of(self, ds: DatasetRef) -> str | None:
-        return next((n for n in ds.source_candidates() if n in self.sources), None)
-
-    def feature_of(self, ds: DatasetRef, source: str | None, column: str) -> str | None:
-        candidates = [f"{source}.{column}"] if source else []
-        candidates += [f"{ds.name}.{column}", column]
-        return next((n for n in candidates if n in self.features), None)
+def parse_events(raw_events: Sequence[object]) -> list[LineageEvent]:
+    """Parse every event; InvalidInput lists every malformed one (``event N``, from 1)."""
+    parsed: list[LineageEvent] = []
+    problems: list[Problem] = []
+    for position, obj in enumerate(raw_events, start=1):
+        try:
+            parsed.append(parse_lineage_event(obj))
+        except Malformed as exc:
+            where = f"event {position}" if len(raw_events) > 1 else None
+            problems.append(Problem(str(exc), field=where))
+    if problems:
+        raise InvalidInput(problems)
+    return parsed
 
 
 def _dataset_key(principal: str, direction: str, ds: DatasetRef) -> str:
-    text = "\0".join((principal, direction, ds.namespace, ds.name))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return pair_key(f"{principal}\0{direction}\0{ds.namespace}", ds.name)
+
+
+def _day(iso: str) -> date:
+    return datetime.fromisoformat(iso).astimezone(UTC).date()
 
 
 class _Store:
-    """One request's writes, with what they depend on read in a few queries up front: event
-    keys already received, features already counted per run, and the dataset rows."""
+    """One request's writes, with what they depend on read in a few queries up front."""
 
-    def __init__(self, session: Session, events: Sequence[RunEvent]) -> None:
-        self.session = session
-        self.catalog = _Catalog.load(session, events)
-        self.principals = {e.key: principal_for(e.job_namespace, e.job_name,
-                                                self.catalog.consumers) for e in events}
+    def __init__(self, session: Session, events: Sequence[LineageEvent], now: datetime
+                 ) -> None:
+        self.session, self.now = session, now
         ev = m.OpenLineageEvent
-        self.seen = {row[0] for row in _in_chunks(session, select(ev.event_key), ev.event_key,
-                                                  self.principals)}
-        self.counted: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for run_id, principal, features in _in_chunks(
-                session, select(ev.run_id, ev.principal, ev.features), ev.run_id,
-                [e.run_id for e in events]):
-            self.counted[(run_id, principal)].update(features)
-        keys = [_dataset_key(self.principals[e.key], direction, ds) for e in events
-                for direction, group in (("input", e.inputs), ("output", e.outputs))
-                for ds in group]
-        ds_model = m.OpenLineageDataset
-        self.datasets: dict[str, m.OpenLineageDataset] = {
-            row[0].dataset_key: row[0]
-            for row in _in_chunks(session, select(ds_model), ds_model.dataset_key, keys)}
-        self.usage: list[UsageEvent] = []
+        self.seen = {row[0] for row in in_chunks(session, select(ev.event_key), ev.event_key,
+                                                 [e.key for e in events])}
+        wanted = {e.run_id for e in events if e.run_id} | {
+            e.parent_run_id for e in events if e.parent_run_id}
+        self.runs: dict[str, m.OpenLineageRun] = {
+            row[0].run_id: row[0] for row in in_chunks(session, select(m.OpenLineageRun),
+                                                       m.OpenLineageRun.run_id, wanted)}
+        self.stored_principal = {r.run_id: r.principal for r in self.runs.values()}
+        self.stored_reads = {r.run_id: dict(r.reads) for r in self.runs.values()}
+        self.facts = FactStore(session, events)
+        self.catalog = Catalog.load(session, events, self.facts.remembered(),
+                                    [r.principal for r in self.runs.values()])
+        self.datasets: dict[str, m.OpenLineageDataset | None] = {}
         self.updates: list[SourceUpdateRow] = []
+
+    def time_of(self, event: LineageEvent) -> datetime:
+        return event.event_time or self.now
+
+    # ----- runs and their principal ------------------------------------------------------
+
+    def run(self, event: LineageEvent) -> m.OpenLineageRun:
+        assert event.run_id is not None and event.job is not None
+        moment = self.time_of(event)
+        row = self.runs.get(event.run_id)
+        if row is None:
+            row = self.runs[event.run_id] = m.OpenLineageRun(
+                run_id=event.run_id, job_namespace=event.job.namespace,
+                job_name=event.job.name, principal="", state=event.event_type or "OTHER",
+                first_seen=moment, last_seen=moment, reads={})
+            self.session.add(row)
+        if event.parent is not None:
+            row.parent_namespace, row.parent_name = event.parent.namespace, event.parent.name
+        if event.parent_run_id is not None and event.parent_run_id != event.run_id:
+            row.parent_run_id = event.parent_run_id
+        if event.root is not None:
+            row.root_namespace, row.root_name = event.root.namespace, event.root.name
+        if moment >= row.last_seen and event.event_type:
+            row.state = event.event_type
+        row.first_seen, row.last_seen = min(row.first_seen, moment), max(row.last_seen, moment)
+        return row
+
+    def resolve(self, row: m.OpenLineageRun, depth: int = 0) -> str:
+        """The run's principal, from its job, parent and root and its parent run's."""
+        parent_run = self.runs.get(row.parent_run_id or "")
+        parent_principal = self.resolve(parent_run, depth + 1) \
+            if parent_run is not None and parent_run is not row and depth < 16 else None
+        return self.catalog.principal(JobRef(row.job_namespace, row.job_name),
+                                      _job(row.parent_namespace, row.parent_name),
+                                      parent_principal, _job(row.root_namespace, row.root_name))
+
+    def preload(self, keys: set[str]) -> None:
+        """The dataset sightings these keys name, in a few queries."""
+        ds = m.OpenLineageDataset
+        self.datasets.update({key: None for key in keys})
+        self.datasets.update({row[0].dataset_key: row[0]
+                              for row in in_chunks(self.session, select(ds), ds.dataset_key,
+                                                   keys)})
+
+    # ----- one event -----------------------------------------------------------------------
 
     def dataset(self, principal: str, direction: str, ds: DatasetRef, moment: datetime
                 ) -> str | None:
-        """Record one sighting of a dataset; returns the source its name matched."""
+        """Record one sighting of a dataset by a principal; the source it matched."""
         source = self.catalog.source_of(ds)
         key = _dataset_key(principal, direction, ds)
-        row = self.datasets.get(key)
+        if key not in self.datasets:
+            self.preload({key})
+        row = self.datasets[key]
         if row is None:
             row = self.datasets[key] = m.OpenLineageDataset(
                 dataset_key=key, principal=principal, direction=direction,
@@ -177,79 +183,117 @@ class _Store:
         row.source = source
         return source
 
-    def event(self, event: RunEvent) -> dict[str, Any]:
-        principal = self.principals[event.key]
-        result: dict[str, Any] = {"run_id": event.run_id, "event_type": event.event_type,
-                                  "principal": principal}
-        if event.key in self.seen:
-            return {**result, "duplicate": True, "reads": []}
-        self.seen.add(event.key)
+    def run_event(self, event: LineageEvent, row: m.OpenLineageRun) -> dict[str, Any]:
+        moment = self.time_of(event)
+        principal = row.principal
         inputs: list[dict[str, Any]] = []
         read: set[str] = set()
         for ds in event.inputs:
-            source = self.dataset(principal, "input", ds, event.event_time)
-            matched = {c: self.catalog.feature_of(ds, source, c) for c in ds.fields}
+            source = self.dataset(principal, "input", ds, moment)
+            matched = {c: self.catalog.feature_of(source, c) for c in self.facts.columns_of(ds)}
             found = {f for f in matched.values() if f}
             inputs.append({"namespace": ds.namespace, "name": ds.name, "source": source,
                            "features": sorted(found),
                            "unmatched_fields": [c for c, f in matched.items() if f is None]})
             read |= found
-        outputs = [{"namespace": ds.namespace, "name": ds.name,
-                    "source": self.dataset(principal, "output", ds, event.event_time)}
-                   for ds in event.outputs]
-        if event.event_type.upper() == "COMPLETE":  # a finished run that wrote its outputs
-            self.updates.extend(SourceUpdateRow(o["source"], event.event_time, "openlineage",
+            self.facts.statistics(ds, source, moment, event.run_id)
+        outputs = []
+        for ds in event.outputs:
+            source = self.dataset(principal, "output", ds, moment)
+            outputs.append({"namespace": ds.namespace, "name": ds.name, "source": source})
+            self.facts.statistics(ds, source, moment, event.run_id)
+        if event.event_type == "COMPLETE":  # a finished run that wrote its outputs
+            self.updates.extend(SourceUpdateRow(o["source"], moment, "openlineage",
                                                 event.run_id) for o in outputs if o["source"])
-        counted = self.counted[(event.run_id, principal)]
-        new_reads = sorted(read - counted)
-        counted.update(new_reads)
-        self.session.add(m.OpenLineageEvent(
-            event_key=event.key, run_id=event.run_id, event_type=event.event_type,
-            event_time=event.event_time, job_namespace=event.job_namespace,
-            job_name=event.job_name, principal=principal, features=new_reads))
+        new_reads = sorted(read - set(row.reads))
         if new_reads:
-            self.usage.append(UsageEvent(event.event_time, principal, tuple(new_reads), 1))
-        return {**result, "duplicate": False, "reads": new_reads, "inputs": inputs,
-                "outputs": outputs}
+            row.reads = {**row.reads, **{f: moment.isoformat() for f in new_reads}}
+        self.facts.record(event, moment)
+        self.session.add(m.OpenLineageEvent(
+            event_key=event.key, run_id=event.run_id, event_type=event.event_type or "OTHER",
+            event_time=moment, job_namespace=row.job_namespace, job_name=row.job_name,
+            principal=principal, features=new_reads))
+        return {"reads": new_reads, "inputs": inputs, "outputs": outputs}
 
-    def finish(self) -> None:
+    def static_event(self, event: LineageEvent) -> dict[str, Any]:
+        moment = self.time_of(event)
+        self.facts.record(event, moment)
+        target = event.job or (event.outputs[0] if event.outputs else None)
+        self.session.add(m.OpenLineageEvent(
+            event_key=event.key, run_id="", event_type=event.kind[:-5].upper(),
+            event_time=moment, job_namespace=getattr(target, "namespace", ""),
+            job_name=getattr(target, "name", ""), principal="", features=[]))
+        return {"declared_inputs": [{"namespace": d.namespace, "name": d.name}
+                                    for d in event.inputs] if event.job else [],
+                "declared_outputs": [{"namespace": d.namespace, "name": d.name}
+                                     for d in event.outputs] if event.job else []}
+
+    # ----- usage ---------------------------------------------------------------------------
+
+    def usage(self, touched: dict[str, m.OpenLineageRun]) -> int:
+        """Store the reads counted in this request, and move the earlier reads of runs whose
+        principal changed; the reads recorded."""
+        events: list[UsageEvent] = []
+        for run_id, row in touched.items():
+            before = self.stored_reads.get(run_id, {})
+            old = self.stored_principal.get(run_id)
+            moved = before if old is not None and old != row.principal else {}
+            if moved:
+                self._unrecord(old or "", moved)
+            by_time: dict[str, list[str]] = defaultdict(list)
+            for feature, iso in row.reads.items():
+                if feature not in before or feature in moved:
+                    by_time[iso].append(feature)
+            events += [UsageEvent(datetime.fromisoformat(iso), row.principal,
+                                  tuple(sorted(f)), 1) for iso, f in sorted(by_time.items())]
+        return record_usage(self.session, events) if events else 0
+
+    def _unrecord(self, principal: str, reads: dict[str, str]) -> None:
+        """Take back one read per feature on the day it was counted."""
+        for feature, iso in reads.items():
+            row = self.session.get(m.UsageDaily, (feature, principal, _day(iso)))
+            if row is None:
+                continue
+            if row.reads <= 1:
+                self.session.delete(row)
+            else:
+                row.reads -= 1
+        self.session.flush()
+
+    def finish(self, touched: dict[str, m.OpenLineageRun]) -> int:
         # The event rows go first: a concurrent copy of an event fails here (unique key)
         # and the events are run again, then seeing the event as already received.
         self.session.flush()
-        if self.usage:
-            record_usage(self.session, self.usage)
+        reads = self.usage(touched)
         if self.updates:
             record_updates(self.session, self.updates)
+        return reads
+
+
+def _job(namespace: str | None, name: str | None) -> JobRef | None:
+    return JobRef(namespace, name) if namespace is not None and name is not None else None
 
 
 def ingest_lineage_events(session: Session, raw_events: Sequence[object], *,
-                          check_jobs: Callable[[list[str]], None] | None = None
-                          ) -> LineageIngestSummary:
+                          check_jobs: Callable[[list[str]], None] | None = None,
+                          now: datetime | None = None) -> LineageIngestSummary:
     """Record OpenLineage events in the caller's transaction (see the module docstring).
 
     All or nothing: if any event is malformed, InvalidInput lists every one (``event N``,
-    counted from 1) and nothing is stored. A conflict with a concurrent copy of an event is
+    counted from 1) and nothing is stored. ``check_jobs`` sees every job name an event names
+    (its own, its parent's, its root's). A conflict with a concurrent copy of an event is
     retried in a SAVEPOINT (`ATTEMPTS` runs in all); the caller commits.
     """
-    parsed: list[RunEvent | None] = []
-    problems: list[Problem] = []
-    for position, obj in enumerate(raw_events, start=1):
-        try:
-            parsed.append(parse_run_event(obj))
-        except Malformed as exc:
-            where = f"event {position}" if len(raw_events) > 1 else None
-            problems.append(Problem(str(exc), field=where))
-    if problems:
-        raise InvalidInput(problems)
-    if check_jobs is not None:  # the names a job may be known by: `name` or `namespace/name`
-        check_jobs(sorted({n for e in parsed if e is not None
-                           for n in (e.job_name, f"{e.job_namespace}/{e.job_name}")}))
+    parsed = parse_events(raw_events)
+    if check_jobs is not None:
+        check_jobs(sorted({j.name for e in parsed for j in (e.job, e.parent, e.root)
+                           if j is not None}))
     begin_for_savepoints(session)
     attempt = 1
     while True:
         try:
             with session.begin_nested():
-                return _store_events(session, parsed)
+                return _store_events(session, parsed, now or datetime.now(UTC))
         except IntegrityError:
             # The same event (or a first sighting of the same dataset) was being stored by a
             # concurrent request; run again: what it stored is now seen as already received.
@@ -258,35 +302,40 @@ def ingest_lineage_events(session: Session, raw_events: Sequence[object], *,
             attempt += 1
 
 
-def _store_events(session: Session, parsed: Sequence[RunEvent | None]) -> LineageIngestSummary:
+def _store_events(session: Session, parsed: Sequence[LineageEvent], now: datetime
+                  ) -> LineageIngestSummary:
     summary = LineageIngestSummary()
-    store = _Store(session, [e for e in parsed if e is not None])
-    for event in parsed:
-        if event is None:
-            summary.ignored += 1
-            summary.results.append({"ignored": "not a run event: no reads to record"})
-            continue
-        result = store.event(event)
+    store = _Store(session, parsed, now)
+    fresh: list[LineageEvent] = []
+    for event in parsed:  # retries, and copies within the request, are duplicates
+        if event.key not in store.seen:
+            store.seen.add(event.key)
+            fresh.append(event)
+    touched = {e.run_id: store.run(e) for e in fresh if e.kind == "RunEvent" and e.run_id}
+    for row in touched.values():
+        row.principal = store.resolve(row)
+    store.preload({_dataset_key(touched[e.run_id].principal, direction, ds)
+                   for e in fresh if e.run_id in touched
+                   for direction, group in (("input", e.inputs), ("output", e.outputs))
+                   for ds in group})
+    taken = {id(e) for e in fresh}
+    for position, event in enumerate(parsed, start=1):
+        result: dict[str, Any] = {"kind": event.kind, "duplicate": id(event) not in taken}
+        if event.run_id:
+            result.update(run_id=event.run_id, event_type=event.event_type)
+        if event.run_id in touched:
+            result["principal"] = touched[event.run_id].principal
+        if event.warnings:
+            result["warnings"] = list(event.warnings)
+            where = f"event {position}: " if len(parsed) > 1 else ""
+            summary.warnings.extend(where + w for w in event.warnings)
+        if not result["duplicate"]:
+            result.update(store.run_event(event, touched[event.run_id or ""])
+                          if event.kind == "RunEvent" else store.static_event(event))
+        else:
+            result["reads"] = []
         summary.results.append(result)
         summary.events += 1
         summary.duplicates += result["duplicate"]
-        summary.reads += len(result["reads"])
-    store.finish()
+    summary.reads = store.finish(touched)
     return summary
-
-
-def observed_datasets(session: Session, *, principal: str | None = None,
-                      direction: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-    """Datasets jobs were seen reading (``input``) and writing (``output``), newest first."""
-    query = select(m.OpenLineageDataset).order_by(m.OpenLineageDataset.last_seen.desc(),
-                                                  m.OpenLineageDataset.id)
-    if principal is not None:
-        query = query.where(m.OpenLineageDataset.principal == principal)
-    if direction is not None:
-        query = query.where(m.OpenLineageDataset.direction == direction)
-    return [
-        {"principal": row.principal, "direction": row.direction, "namespace": row.namespace,
-         "name": row.name, "source": row.source, "first_seen": row.first_seen.isoformat(),
-         "last_seen": row.last_seen.isoformat(), "events": row.events}
-        for row in session.scalars(query.limit(limit))
-    ]

@@ -564,7 +564,7 @@ class OpenLineageDataset(Base):
 
 
 class OpenLineageRun(Base):
-    """One OpenLineage run: its job, parent and root jobs (``namespace/name``), the principal
+    """One OpenLineage run: its job, parent and root jobs, the principal
     its reads count for (one per run), its latest state, and ``reads``: each feature counted
     for the run with the time it was counted (ISO 8601)."""
 
@@ -576,8 +576,10 @@ class OpenLineageRun(Base):
     job_name: Mapped[str] = mapped_column(Text)
     principal: Mapped[str] = mapped_column(String(NAME_LENGTH), index=True)
     parent_run_id: Mapped[str | None] = mapped_column(String(255), index=True)
-    parent_job: Mapped[str | None] = mapped_column(Text)
-    root_job: Mapped[str | None] = mapped_column(Text)
+    parent_namespace: Mapped[str | None] = mapped_column(Text)
+    parent_name: Mapped[str | None] = mapped_column(Text)
+    root_namespace: Mapped[str | None] = mapped_column(Text)
+    root_name: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16))
     first_seen: Mapped[datetime] = mapped_column()
     last_seen: Mapped[datetime] = mapped_column()
