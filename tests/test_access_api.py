@@ -106,6 +106,30 @@ def test_a_team_token_may_not_touch_another_teams_objects(http: FlaskClient,
     assert taken.status_code == 403  # taking another team's object is changing it
 
 
+def test_a_team_registers_snapshots_only_of_features_it_owns_or_declares(
+        http: FlaskClient, db_url: str) -> None:
+    """A snapshot's statistics become evidence about each feature column (drift, unit changes),
+    so growth may not upload figures for ads' `ad_ctr`; ads may upload growth's
+    `user_clicks_7d` because its `ctr_model` declares it (a training sample)."""
+    growth = _bearer(_token(db_url, "growth-ci", "growth"))
+    ads = _bearer(_token(db_url, "ads-ci", "ads"))
+
+    def upload(headers: dict[str, str], csv: bytes, name: str) -> Any:
+        return http.post("/api/v1/snapshots", headers=headers, content_type="multipart/form-data",
+                         data={"file": (io.BytesIO(csv), f"{name}.csv"), "name": name})
+
+    before = _counts(db_url)
+    refused = upload(growth, b"user_clicks_7d,ad_ctr\n1,0.5\n2,0.25\n", "mixed")
+    assert refused.status_code == 403, refused.get_json()
+    assert "'ad_ctr' (ads)" in refused.get_json()["message"]
+    assert _counts(db_url) == before
+    own = upload(growth, b"user_clicks_7d,unknown_column\n1,7\n2,8\n", "own")
+    assert own.status_code == 201, own.get_json()
+    declared = upload(ads, b"user_clicks_7d,ad_ctr\n1,0.5\n2,0.25\n", "training")
+    assert declared.status_code == 201, declared.get_json()
+    assert sorted(declared.get_json()["features"]) == ["ad_ctr", "user_clicks_7d"]
+
+
 def test_a_team_token_changes_its_own_objects_and_the_audit_names_it(
     http: FlaskClient, db_url: str,
 ) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from werkzeug.datastructures import FileStorage
 
-from registry.access.permissions import check_consumers, check_owned
+from registry.access.permissions import check_consumers, check_owned, check_snapshot_features
 from registry.analysis.frame_io import CSV_SUFFIXES, PARQUET_SUFFIXES
 from registry.core.errors import InvalidInput, Problem
 from registry.core.timeparse import parse_time
@@ -198,9 +198,12 @@ def snapshots() -> Response:
             check_consumers(session, acting(), [form["consumer"]])
     path = store_upload(upload)
     name = form["name"] or Path(upload.filename).stem
+    identity = acting()
     with session_scope(sessions()) as session:
-        summary = add_snapshot(session, path, label=form["label"], consumer=form["consumer"],
-                               name=name, actor=actor(dict(request.form)), taken_at=taken_at)
+        summary = add_snapshot(
+            session, path, label=form["label"], consumer=form["consumer"], name=name,
+            actor=actor(dict(request.form)), taken_at=taken_at,
+            check=lambda features: check_snapshot_features(session, identity, features))
     data = asdict(summary)
     data["created_at"] = summary.created_at.isoformat()
     data["taken_at"] = summary.taken_at.isoformat() if summary.taken_at else None

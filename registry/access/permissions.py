@@ -1,7 +1,8 @@
 """Who may change what (DESIGN.md "Access control").
 
 A team token may change only what its team owns (features, sources, consumers, and its own
-team entry), report usage and importance only for its own consumers, post OpenLineage only for
+team entry), report usage and importance only for its own consumers, register snapshots only of features it
+owns or its consumers declare, post OpenLineage only for
 jobs that are not another team's registered consumers, and act only on findings about its own
 objects. An admin token may do everything. Each check raises `Forbidden` naming the object and
 its owner, before anything is stored.
@@ -21,7 +22,7 @@ from registry.core.errors import Forbidden, Unauthenticated
 from registry.store import models as m
 
 __all__ = ["check_consumers", "check_finding", "check_openlineage_jobs", "check_owned",
-           "check_plan", "require"]
+           "check_plan", "check_snapshot_features", "require"]
 
 Owned = type[m.Source] | type[m.Feature] | type[m.Consumer]
 OWNED: dict[str, Owned] = {"source": m.Source, "feature": m.Feature, "consumer": m.Consumer}
@@ -89,6 +90,33 @@ def check_consumers(session: Session, identity: Identity, consumers: Iterable[st
                             "and importance only for its own registered consumers")
         if owner != identity.team:
             raise _refuse(identity, f"consumer {name!r}", owner)
+
+
+def check_snapshot_features(session: Session, identity: Identity,
+                            features: Iterable[str]) -> None:
+    """Snapshots: their statistics become evidence about every feature column (drift, unit
+    changes, expectations), so a team may register only columns of features it owns or that
+    one of its consumers declares (a model's training sample holds other teams' features)."""
+    if identity.admin:
+        return
+    wanted = set(features)
+    owners = _owners(session, m.Feature, wanted)
+    foreign = {name for name in wanted if owners.get(name) != identity.team}
+    declared: set[str] = set()
+    for batch in chunks(sorted(foreign)):
+        declared.update(session.scalars(
+            select(m.Feature.name)
+            .join(m.ConsumerFeature, m.ConsumerFeature.feature_id == m.Feature.id)
+            .join(m.Consumer, m.Consumer.id == m.ConsumerFeature.consumer_id)
+            .join(m.Team, m.Team.id == m.Consumer.owner_id)
+            .where(m.Feature.name.in_(batch), m.Team.name == identity.team)))
+    refused = sorted(foreign - declared)
+    if refused:
+        shown = ", ".join(f"{name!r} ({owners.get(name) or 'no team'})" for name in refused[:5])
+        more = f" and {len(refused) - 5} more" if len(refused) > 5 else ""
+        raise Forbidden(f"the snapshot holds features {shown}{more} that team {identity.team!r} "
+                        "neither owns nor declares in one of its consumers; the token "
+                        f"{identity.name!r} may register statistics only for those")
 
 
 def check_openlineage_jobs(session: Session, identity: Identity,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,12 +171,14 @@ def add_snapshot(
     name: str | None = None, threshold: float = DEFAULT_CORRELATION_THRESHOLD,
     compute_importance: bool | None = None, repeats: int = DEFAULT_REPEATS,
     actor: str | None = None, taken_at: datetime | None = None, now: datetime | None = None,
+    check: Callable[[list[str]], None] | None = None,
 ) -> SnapshotSummary:
     """Register a snapshot with statistics and correlations (see the module docstring).
 
     Importance is computed too when ``compute_importance`` is true, or by default when both
     ``label`` and ``consumer`` are given; if the snapshot cannot support a model the snapshot is
-    still registered and ``importance_problem`` says why.
+    still registered and ``importance_problem`` says why. ``check`` sees the catalog features
+    among the columns before anything is stored (the caller's authorization).
     """
     from registry.analysis.column_stats import compute_column_stats
     from registry.analysis.correlation import correlated_pairs
@@ -205,6 +208,8 @@ def add_snapshot(
     catalog = set(session.scalars(select(m.Feature.name)))
     columns = [c for c in frame.columns if c != label]
     features = [c for c in columns if c in catalog]
+    if check is not None:
+        check(features)
     snapshot = m.Snapshot(
         name=(name or path.stem)[:255], path=str(path), sha256=digest, byte_count=size,
         row_count=len(frame), columns=list(frame.columns), features=features,
