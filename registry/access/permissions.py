@@ -1,11 +1,11 @@
 """Who may change what (DESIGN.md "Access control").
 
 A team token may change only what its team owns (features, sources, consumers, and its own
-team entry), report usage and importance only for its own consumers, register snapshots only of features it
-owns or its consumers declare, post OpenLineage only for
-jobs that are not another team's registered consumers, and act only on findings about its own
-objects. An admin token may do everything. Each check raises `Forbidden` naming the object and
-its owner, before anything is stored.
+team entry), report usage and importance only for its own consumers, register snapshots only of
+features it owns or its consumers declare, post OpenLineage only for jobs that are not another
+team's registered consumers, and act only on findings about its own objects. An admin token may
+do everything. Each check raises `Forbidden` naming the object and its owner, before anything
+is stored.
 """
 
 from __future__ import annotations
