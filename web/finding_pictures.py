@@ -50,14 +50,13 @@ def picture_dot(picture: dict[str, Any]) -> str:
     for edge in picture["edges"]:
         if edge["from"] not in ids or edge["to"] not in ids:
             continue
-        style: dict[str, str] = dict(LOOP_EDGE if cycle else {"dir": "none",
-                                                              "color": "#64748b"})
+        edge_style = dict(LOOP_EDGE if cycle else {"dir": "none", "color": "#64748b"})
         if edge["kind"] == "undeclared":
-            style.update(EDGE_STYLE["undeclared"])
+            edge_style.update(EDGE_STYLE["undeclared"])
         label = edge.get("label") or ("undeclared read" if edge["kind"] == "undeclared"
                                       else edge["kind"])
         dot.edge(ids[edge["from"]], ids[edge["to"]], label=_text(label),
-                 tooltip=_text(f"{edge['kind']}: {edge['from']} → {edge['to']}"), **style)
+                 tooltip=_text(f"{edge['kind']}: {edge['from']} → {edge['to']}"), **edge_style)
     return str(dot.source)
 
 

@@ -140,7 +140,7 @@ def _undeclared_consumer(f: Finding) -> str:
 def _feedback_loop(f: Finding) -> str:
     e = f["evidence"]
     cycle = [n.get("name") for n in e.get("cycle", [])]
-    path = " → ".join(str(n) for n in [*cycle, cycle[0]]) if cycle else "?"
+    path = " → ".join(f"`{n}`" for n in [*cycle, cycle[0]]) if cycle else "?"
     kind = "A hidden feedback loop through other models" if e.get("hidden") \
         else "A direct feedback loop"
     return (f"{kind}: {path}. A model that reads its own predictions learns from its own "

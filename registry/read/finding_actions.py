@@ -33,18 +33,24 @@ def guess_consumer_kind(name: str) -> str:
 
 
 def register_reader_yaml(name: str, reads: Iterable[str], *, owner: str | None = None,
-                         kind: str | None = None) -> str:
+                         kind: str | None = None, not_in_catalog: int = 0) -> str:
     """The spec entry that registers an observed reader as a consumer declaring what it was
     seen reading (or reads suggested from elsewhere, such as OpenLineage datasets), for
-    `featreg apply`. Names are quoted by the YAML emitter, so any name stays one value."""
+    `featreg apply`. Names are quoted by the YAML emitter, so any name stays one value;
+    `not_in_catalog` counts the names it read that are no catalog feature (left out: a
+    consumer can only declare features)."""
     entry = {"name": name, "kind": kind or guess_consumer_kind(name),
              "owner": owner or "your-team", "stage": "development",
              "description": f"What {name} is and who runs it.",
              "features": sorted(set(reads))}
     body = yaml.safe_dump({"consumers": [entry]}, sort_keys=False, allow_unicode=True,
                           default_flow_style=False, width=100)
-    return (f"# Register {name}: set owner to your team and kind to one of: {CONSUMER_KINDS};\n"
-            f"# then `featreg plan FILE` and `featreg apply FILE`.\n{body}")
+    left_out = (f"# {not_in_catalog} other name{'s' if not_in_catalog != 1 else ''} it read "
+                f"{'are' if not_in_catalog != 1 else 'is'} not a catalog feature (left out).\n"
+                if not_in_catalog else "")
+    return (f"# Register this reader: set owner to your team and kind to one of: "
+            f"{CONSUMER_KINDS};\n# then `featreg plan FILE` and `featreg apply FILE`.\n"
+            f"{left_out}{body}")
 
 
 def _replacement(findings: Sequence[Mapping[str, Any]]) -> str | None:
