@@ -81,6 +81,7 @@ def upgrade() -> None:
         sa.Column("first_seen", sa.DateTime(), nullable=False),
         sa.Column("last_seen", sa.DateTime(), nullable=False),
         sa.Column("reads", sa.JSON(), nullable=False),
+        sa.Column("outputs", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_openlineage_runs")),
         sa.UniqueConstraint("run_id", name=op.f("uq_openlineage_runs_run_id")),
     )

@@ -132,7 +132,7 @@ class _Store:
             row = self.runs[event.run_id] = m.OpenLineageRun(
                 run_id=event.run_id, job_namespace=event.job.namespace,
                 job_name=event.job.name, principal="", state=event.event_type or "OTHER",
-                first_seen=moment, last_seen=moment, reads={})
+                first_seen=moment, last_seen=moment, reads={}, outputs=[])
             self.session.add(row)
         if event.parent is not None:
             row.parent_namespace, row.parent_name = event.parent.namespace, event.parent.name
@@ -202,9 +202,16 @@ class _Store:
             source = self.dataset(principal, "output", ds, moment)
             outputs.append({"namespace": ds.namespace, "name": ds.name, "source": source})
             self.facts.statistics(ds, source, moment, event.run_id)
-        if event.event_type == "COMPLETE":  # a finished run that wrote its outputs
-            self.updates.extend(SourceUpdateRow(o["source"], moment, "openlineage",
-                                                event.run_id) for o in outputs if o["source"])
+        written = {o["source"] for o in outputs if o["source"]}
+        if event.event_type == "COMPLETE" or row.state == "COMPLETE":
+            # a finished run updates everything the run said it writes (Marquez's seed data
+            # names the outputs at START only); an earlier event arriving late adds its own
+            done = moment if event.event_type == "COMPLETE" else row.last_seen
+            targets = written | set(row.outputs) if event.event_type == "COMPLETE" else written
+            self.updates.extend(SourceUpdateRow(s, done, "openlineage", event.run_id)
+                                for s in sorted(targets))
+        if written - set(row.outputs):
+            row.outputs = sorted(set(row.outputs) | written)
         new_reads = sorted(read - set(row.reads))
         if new_reads:
             row.reads = {**row.reads, **{f: moment.isoformat() for f in new_reads}}

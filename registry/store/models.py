@@ -584,6 +584,8 @@ class OpenLineageRun(Base):
     first_seen: Mapped[datetime] = mapped_column()
     last_seen: Mapped[datetime] = mapped_column()
     reads: Mapped[dict[str, str]] = mapped_column(JSON)
+    outputs: Mapped[list[str]] = mapped_column(JSON)
+    """The sources any event of the run named as outputs (its COMPLETE updates them all)."""
 
 
 class OpenLineageDatasetFacts(Base):
