@@ -6,9 +6,18 @@ from flask import Flask
 
 
 def register_all(app: Flask) -> None:
-    from . import views_catalog, views_findings, views_graph, views_objects, views_ops
+    from . import (
+        views_catalog,
+        views_findings,
+        views_graph,
+        views_lists,
+        views_objects,
+        views_ops,
+        views_search,
+    )
 
-    for module in (views_catalog, views_objects, views_graph, views_findings, views_ops):
+    for module in (views_catalog, views_objects, views_graph, views_findings, views_ops,
+                   views_lists, views_search):
         app.register_blueprint(module.bp)
         app.register_blueprint(module.api)
     from . import views_auth, views_health

@@ -18,7 +18,10 @@ from registry.core.settings import Settings
 from registry.read import evidence as queries_evidence
 from registry.read import graph as queries_graph
 from registry.read import lists as queries
+from registry.read.catalog_usage import UsageTable
 from registry.read.detail import feature_detail
+from registry.read.directory import KIND_LABELS
+from registry.read.freshness import analysis_freshness
 from registry.reports import charts
 
 from .graphs import draw, graph_args
@@ -34,6 +37,7 @@ from .support import (
     svg_response,
     wants_json,
 )
+from .views_lists import REFRESH_SECONDS, directory
 
 bp = Blueprint("catalog", __name__)
 api = Blueprint("catalog_api", __name__, url_prefix=API_PREFIX)
@@ -42,11 +46,41 @@ FRESH_WAIT = 0.5  # seconds a read-your-writes search waits for the index before
 OVERLAY_LIMIT = 2_000  # features changed since the index was built whole: then build anew
 
 
+@bp.app_context_processor
+def _freshness() -> dict[str, Any]:
+    """`analysis_freshness()` for any template (the `_freshness.html` partial)."""
+    return {"analysis_freshness": lambda: analysis_freshness(db())}
+
+
 @bp.get("/")
 @api.get("/")
 @api.get("/summary")
 def home() -> Response:
-    return respond("home.html", queries.home_summary(db()))
+    return respond("home.html", {**queries.home_summary(db()),
+                                 "freshness": analysis_freshness(db())})
+
+
+def usage_table() -> tuple[object, UsageTable]:
+    """Every feature's usage (last read, 30-day reads, readers, top importance share) and its
+    version: read again in the background at most every REFRESH_SECONDS (usage arrives
+    without change sets), the previous table served meanwhile."""
+    factory = sessions()
+
+    def load(_version: object, _held: object) -> UsageTable:
+        with factory() as own:
+            return UsageTable.load(own)
+
+    return memo_latest("usage_table", int(time.time() // REFRESH_SECONDS), load)
+
+
+def _other_kinds(query: queries.CatalogQuery) -> list[dict[str, Any]]:
+    """Sources, consumers, teams and unregistered readers matching the catalog's search text
+    (shown above the features: the header's search box finds every kind)."""
+    if not query.q or query.page > 1:
+        return []
+    return [{"kind": kind, "label": KIND_LABELS[kind], "total": len(entries),
+             "items": [e.to_dict() for e in entries[:5]]}
+            for kind, entries in directory()[1].find(query.q).items() if entries]
 
 
 @bp.get("/features")
@@ -60,17 +94,19 @@ def catalog() -> Response:
     if not current and wants_fresh():  # read-your-writes: wait for the update (milliseconds)
         held, index = await_latest("search_index", version, FRESH_WAIT)
         current = held == version or is_older(version, held)
+    used, usage = usage_table()
     if not current and wants_fresh():  # still behind (a whole rebuild): SQL sees every change
-        page = queries.catalog_page(session, query)
+        page = queries.catalog_page(session, query, usage=usage)
         if wants_json():
             return respond("catalog.html", page)
         return respond("catalog.html", page, query=query, facets=_facets(version)[1],
-                       rows=_rows(page["items"], {}))
-    page = queries.catalog_page(session, query, index)
+                       rows=_rows(page["items"], {}), others=_other_kinds(query))
+    page = queries.catalog_page(session, query, index, usage)
     if wants_json():
         return respond("catalog.html", page)
     return respond("catalog.html", page, query=query, facets=_facets(version)[1],
-                   rows=_rows(page["items"], memo("catalog_rows", held, dict)))
+                   rows=_rows(page["items"], memo("catalog_rows", (held, used), dict)),
+                   others=_other_kinds(query))
 
 
 def wants_fresh() -> bool:
@@ -140,9 +176,9 @@ def warm_up(app: Flask, say: Callable[[str], None] = lambda _: None) -> None:
 
 
 def _rows(items: list[dict[str, Any]], cache: dict[str, str]) -> list[Markup]:
-    """Each item's table row, rendered once per catalog version (a row depends only on the
-    feature, which the version pins). Kept as plain strings, which the garbage collector
-    need not track."""
+    """Each item's table row, rendered once per catalog and usage version (a row depends only
+    on the feature and its usage, which the versions pin). Kept as plain strings, which the
+    garbage collector need not track."""
     render = get_template_attribute("_catalog_row.html", "row")
     rows = []
     for item in items:

@@ -14,6 +14,7 @@ from registry.read.detail import (
     team_detail,
 )
 from registry.read.health import data_health
+from registry.read.team_usage import undeclared_reads
 
 from .graphs import draw, graph_args
 from .support import API_PREFIX, db, respond
@@ -78,4 +79,6 @@ def teams() -> Response:
 @bp.get("/teams/<name>")
 @api.get("/teams/<name>")
 def team(name: str) -> Response:
-    return respond("team.html", team_detail(db(), name))
+    """A team, with who reads its features without declaring them."""
+    detail = team_detail(db(), name)
+    return respond("team.html", {**detail, "undeclared_reads": undeclared_reads(db(), name)})

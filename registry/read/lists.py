@@ -7,9 +7,9 @@ Every function takes a Session and returns JSON-ready values. Detail pages live 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 from sqlalchemy import Select, case, func, select
@@ -26,6 +26,7 @@ from registry.core.batches import chunks
 from registry.core.errors import InvalidInput, Problem
 from registry.findings.records import STATUSES as FINDING_STATUSES
 from registry.findings.records import finding_to_dict
+from registry.read.catalog_usage import USAGE_SORTS, UsageTable, usage_order
 from registry.read.common import (
     ACTIVE_STATUSES,
     Pagination,
@@ -126,6 +127,7 @@ def _ordered_kinds(counts: Mapping[str, int]) -> list[str]:
 CATALOG_SORTS: dict[str, str] = {
     "relevance": "best match", "name": "name", "-name": "name (Z–A)", "owner": "owner",
     "status": "status", "-created": "newest", "created": "oldest", "dtype": "type",
+    **USAGE_SORTS,
 }
 
 
@@ -146,6 +148,10 @@ class CatalogQuery:
     tag: str = ""
     finding: str = ""
     sort: str = ""
+    unread_days: int = 0
+    """Only features with no read in this many days (never read included); 0: any."""
+    no_readers: bool = False
+    """Only features no principal read in the last 90 days."""
     page: int = 1
     per_page: int = 50
 
@@ -159,6 +165,8 @@ class CatalogQuery:
             status=status if status in FEATURE_STATUSES else "",
             finding=str(args.get("finding") or ""),
             sort=sort if sort in CATALOG_SORTS else "",
+            unread_days=clamp_int(args.get("unread_days"), 0, 0, 36_500),
+            no_readers=str(args.get("no_readers") or "") in ("1", "true", "yes", "on"),
             page=clamp_int(args.get("page"), 1, 1, 1_000_000),
             per_page=clamp_int(args.get("per_page"), 50, 1, 500),
         )
@@ -167,13 +175,25 @@ class CatalogQuery:
     def effective_sort(self) -> str:
         return self.sort or ("relevance" if self.q else "name")
 
+    @property
+    def by_usage(self) -> bool:
+        """Whether a usage filter or sort applies (`registry.read.catalog_usage`)."""
+        return self.sort in USAGE_SORTS or self.unread_days > 0 or self.no_readers
+
+    @property
+    def search_sort(self) -> str:
+        """The order of the search itself (a usage sort reorders its matches afterwards)."""
+        if self.sort in USAGE_SORTS:
+            return "relevance" if self.q else "name"
+        return self.effective_sort
+
     def to_args(self, **changes: Any) -> dict[str, Any]:
         """The non-default URL arguments (for links that keep the filters)."""
         return _non_default_args(self, changes)
 
 
 def _order_by(query: Select[Any], q: CatalogQuery) -> Select[Any]:
-    sort = q.effective_sort
+    sort = q.search_sort
     name = m.Feature.name
     orders: dict[str, list[Any]] = {
         "relevance": [relevance_order(q.q), name], "name": [name], "-name": [name.desc()],
@@ -225,7 +245,7 @@ class FeatureMatches:
         if self.index is None:
             return None
         return self.index.find(q.q, owner=q.owner, status=q.status, tag=q.tag,
-                               finding=q.finding, sort=q.effective_sort)
+                               finding=q.finding, sort=q.search_sort)
 
     @cached_property
     def _matching(self) -> Select[Any]:
@@ -272,6 +292,13 @@ class FeatureMatches:
             for fid, name, owner, dtype, status, description, sunset, created in found
         ]
 
+    def rows_by_name(self) -> dict[str, Callable[[], dict[str, Any]]]:
+        """Every matching feature's name, in the search order, with a function giving its
+        catalog row (from the index without a query; from SQL, all rows read at once)."""
+        if self._found is not None:
+            return {f.name: f.item for f in self._found.items()}
+        return {row["name"]: partial(dict, row) for row in self.rows()}
+
     def entries(self, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
         """List entries [start:stop]: name, owner, dtype, status and the whole description
         (from SQL: the index holds no descriptions)."""
@@ -283,14 +310,26 @@ class FeatureMatches:
 
 
 def catalog_page(session: Session, q: CatalogQuery,
-                 index: FeatureSearchIndex | None = None) -> dict[str, Any]:
+                 index: FeatureSearchIndex | None = None,
+                 usage: UsageTable | None = None) -> dict[str, Any]:
     """One page of features matching the query, as catalog rows (`FeatureMatches`; from
-    `index` when given)."""
+    `index` when given), each with its `usage` when a usage table is given (which the usage
+    filters and sorts need)."""
     matches = FeatureMatches(session, q, index)
-    pagination = Pagination(min(q.page, Pagination(1, q.per_page, matches.total).pages),
-                            q.per_page, matches.total)
-    return {"query": {**asdict(q), "sort": q.effective_sort},
-            "items": matches.rows(pagination.offset, pagination.offset + q.per_page),
+    by_usage = usage is not None and q.by_usage
+    if usage is not None and by_usage:
+        rows = matches.rows_by_name()
+        names = usage_order(list(rows), usage, sort=q.sort, unread_days=q.unread_days,
+                            no_readers=q.no_readers)
+    total = len(names) if by_usage else matches.total
+    pagination = Pagination(min(q.page, Pagination(1, q.per_page, total).pages),
+                            q.per_page, total)
+    start, stop = pagination.offset, pagination.offset + q.per_page
+    items = ([rows[name]() for name in names[start:stop]] if by_usage
+             else matches.rows(start, stop))
+    if usage is not None:
+        items = [{**item, "usage": usage.get(item["name"]).to_dict()} for item in items]
+    return {"query": {**asdict(q), "sort": q.effective_sort}, "items": items,
             "pagination": pagination.to_dict()}
 
 

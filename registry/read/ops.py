@@ -10,12 +10,14 @@ the detail of one report has every field.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, load_only
 
-from registry.ops.jobs import job_run_to_dict
+from registry.core.settings import SchedulerSettings
+from registry.ops.jobs import JOBS, job_run_to_dict
 from registry.read.common import Pagination, clamp_int, iso
 from registry.reports.store import reports_query
 from registry.store import models as m
@@ -125,3 +127,39 @@ def jobs_list(session: Session, args: Mapping[str, Any]) -> dict[str, Any]:
     rows, pagination = _page(session, query, args)
     choices = _choices(session, (m.JobRun.job, m.JobRun.status))
     return _listing([_job_row(r) for r in rows], JOB_COLUMNS, filters, choices, pagination)
+
+
+def jobs_overview(session: Session, settings: SchedulerSettings,
+                  now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every scheduled job: what it does, its schedule, its last run (status, when, how long,
+    error) and its next run — from the scheduler's job store once a scheduler has started,
+    else from the schedule itself (`next_run_from`: "scheduler" or "schedule")."""
+    now = now or datetime.now(UTC)
+    stored = dict(session.execute(select(m.SchedulerJob.id, m.SchedulerJob.next_run_time)).all())
+    newest = select(func.max(m.JobRun.id)).group_by(m.JobRun.job)
+    last = {run.job: run for run in session.scalars(select(m.JobRun)
+                                                     .where(m.JobRun.id.in_(newest)))}
+    triggers = settings.triggers()
+    rows = []
+    for name, job in JOBS.items():
+        stamp = stored.get(name)
+        if stamp is not None:
+            upcoming: datetime | None = datetime.fromtimestamp(stamp, UTC)
+        else:
+            upcoming = triggers[name].get_next_fire_time(None, now.astimezone(settings.zone))
+        run = last.get(name)
+        duration = (round((run.finished_at - run.started_at).total_seconds(), 3)
+                    if run is not None and run.started_at and run.finished_at else None)
+        rows.append({
+            "job": name, "description": job.description,
+            "schedule": settings.schedules.get(name, job.default_schedule),
+            "timezone": settings.timezone,
+            "next_run": iso(upcoming.astimezone(settings.zone)) if upcoming else None,
+            "next_run_from": "scheduler" if stamp is not None else "schedule",
+            "last_run": None if run is None else {
+                "id": run.id, "status": run.status, "trigger": run.trigger,
+                "started_at": iso(run.started_at or run.claimed_at),
+                "finished_at": iso(run.finished_at), "duration_seconds": duration,
+                "error": _job_row(run)["error"]},
+        })
+    return rows

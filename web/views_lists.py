@@ -1,0 +1,70 @@
+"""List pages of sources, consumers, observed principals and the audit history (with JSON
+twins), and the app-wide cache of what they and search share: the observed principals and
+the directory of names (`directory`)."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Response, request
+
+from registry.read import audit, browse
+from registry.read.browse import ListQuery, PrincipalRow
+from registry.read.directory import NameDirectory
+from registry.read.lists import catalog_version
+
+from .support import API_PREFIX, await_latest, db, memo_latest, respond, sessions
+
+bp = Blueprint("lists", __name__)
+api = Blueprint("lists_api", __name__, url_prefix=API_PREFIX)
+REFRESH_SECONDS = 60  # observed principals (usage) are read again at most this often
+FRESH_WAIT = 2.0  # seconds a read-your-writes search waits for the directory's rebuild
+
+
+def directory(fresh: bool = False) -> tuple[list[PrincipalRow], NameDirectory]:
+    """Observed principals and the directory of names: current for the catalog (after a
+    change set) and at most REFRESH_SECONDS behind the usage rollups. Rebuilt in the
+    background (readers get the previous one meanwhile: see `memo_latest`); `fresh` waits
+    up to FRESH_WAIT seconds for a rebuild after a change set (read your writes)."""
+    changes = catalog_version(db())
+    version = (changes, int(time.time() // REFRESH_SECONDS))
+    factory = sessions()
+
+    def load(_version: object, _held: object) -> tuple[list[PrincipalRow], NameDirectory]:
+        with factory() as session:
+            rows = browse.principal_rows(session)
+            return rows, NameDirectory.load(session, rows)
+
+    held, value = memo_latest("name_directory", version, load)
+    if fresh and isinstance(held, tuple) and held[0] < changes:
+        _, value = await_latest("name_directory", version, FRESH_WAIT)
+    return value
+
+
+@bp.get("/sources")
+@api.get("/sources")
+def sources() -> Response:
+    q = ListQuery.from_args(request.args, list(browse.SOURCE_SORTS), browse.SOURCE_FILTERS)
+    return respond("sources.html", browse.sources_page(db(), q))
+
+
+@bp.get("/consumers")
+@api.get("/consumers")
+def consumers() -> Response:
+    q = ListQuery.from_args(request.args, list(browse.CONSUMER_SORTS), browse.CONSUMER_FILTERS)
+    return respond("consumers.html", browse.consumers_page(db(), q))
+
+
+@bp.get("/principals")
+@api.get("/principals")
+def principals() -> Response:
+    q = ListQuery.from_args(request.args, list(browse.PRINCIPAL_SORTS),
+                            browse.PRINCIPAL_FILTERS)
+    return respond("principals.html", browse.principals_page(directory()[0], q))
+
+
+@bp.get("/history")
+@api.get("/history")
+def history() -> Response:
+    q = ListQuery.from_args(request.args, list(audit.HISTORY_SORTS), audit.HISTORY_FILTERS)
+    return respond("history.html", audit.history_page(db(), q))
