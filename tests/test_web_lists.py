@@ -169,6 +169,7 @@ def test_home_says_how_old_the_findings_are(web: FlaskClient) -> None:
     html = page(web, "/")
     assert re.search(r"As of analysis run \d+, <b>\d+ days ago</b>", html)
     assert "older than a day" in html
+    assert re.search(r"As of analysis run \d+, <b>\d+ days ago</b>", page(web, "/findings"))
     fresh = web.get("/api/v1/").get_json()["freshness"]
     assert fresh["stale"] and fresh["run"] >= 1
 
