@@ -2,9 +2,16 @@
 
 Shape says what a node is (feature: rounded box, source: cylinder, consumer: ellipse, a
 principal that is not a registered consumer: dashed octagon); fill says a feature's status
-(deprecated orange, retired grey); a thick coloured border says it has active findings (red
-critical, amber warning, blue info). Undeclared reads are dashed red edges; edges on a feedback
-loop are thick purple. Nodes are clustered by owner.
+(deprecated orange, retired grey) or its data health, which comes first (stale source yellow,
+unstable feature pink, unready consumer or source lilac); a thick coloured border says it has
+active findings (red critical, amber warning, blue info). Undeclared reads are dashed red
+edges; edges on a feedback loop are thick purple. Nodes are grouped by owner: as clusters in a
+layered (`dot`) layout, or around a label of the team in a spring (`sfdp`) layout, where each
+team's objects are drawn to its label by invisible edges, so teams sit side by side.
+
+Elements carry classes for the page's script and tests: a node is ``node <type>`` plus
+``unregistered``, ``loop``, ``health-<word>`` and ``severity-<level>`` where they apply; an
+edge is ``edge <kind>`` plus ``loop``; a team label is ``node team-label``.
 
 Every label, tooltip and cluster title is escaped with `graphviz.escape` (no HTML-like labels,
 no backslash escapes); node identifiers are synthetic (n0, n1, …) so hostile names never reach
@@ -34,6 +41,8 @@ EDGE_STYLE = {
     "undeclared": {"color": "#dc2626", "style": "dashed", "penwidth": "1.6"},
 }
 LOOP_STYLE = {"color": "#7c3aed", "penwidth": "2.6"}
+HEALTH_FILL = {"stale": "#fef08a", "unstable": "#fbcfe8", "unready": "#ddd6fe"}
+"""Fill of a node with a data-health finding (see registry.read.graph.HEALTH_KINDS)."""
 LABEL_LIMIT = 48
 
 
@@ -68,10 +77,13 @@ def _node_attrs(node: dict[str, Any], url_for: UrlFor, focus: str | None) -> dic
     fill = TYPE_FILL.get(node["type"], "#ffffff")
     if node["type"] == "feature":
         fill = STATUS_FILL.get(node.get("status") or "active", "#ffffff")
+    for word in node.get("health") or ():
+        fill = HEALTH_FILL.get(word, fill)
     attrs = {"label": _label(node["name"]), "tooltip": _tooltip(node), "shape": shape,
              "style": style, "fillcolor": fill, "color": "#475569", "penwidth": "1",
              "URL": graphviz.escape(url_for(node["type"], node["name"])),
-             "target": "_top", "id": f"node-{hash_name(node['id'])}"}
+             "target": "_top", "id": f"node-{hash_name(node['id'])}",
+             "class": _node_class(node)}
     if node["type"] == "consumer" and not node.get("registered"):
         attrs.update(shape="octagon", style="dashed,filled", fillcolor="#fdecec")
     if node.get("severity"):
@@ -80,7 +92,20 @@ def _node_attrs(node: dict[str, Any], url_for: UrlFor, focus: str | None) -> dic
         attrs.update(peripheries="2")
     if node["id"] == focus:
         attrs.update(penwidth="3.2", fontname="Helvetica-Bold")
+        attrs["class"] += " focus"
     return attrs
+
+
+def _node_class(node: dict[str, Any]) -> str:
+    words = [node["type"]]
+    if node["type"] == "consumer" and not node.get("registered"):
+        words.append("unregistered")
+    if node.get("loop"):
+        words.append("loop")
+    words += [f"health-{word}" for word in node.get("health") or ()]
+    if node.get("severity"):
+        words.append(f"severity-{node['severity']}")
+    return " ".join(words)
 
 
 def hash_name(text: str) -> int:
@@ -89,8 +114,9 @@ def hash_name(text: str) -> int:
 
 
 def build_dot(graph: dict[str, Any], url_for: UrlFor, *, cluster_by_owner: bool = True,
-              rankdir: str = "LR") -> str:
-    """The DOT source of a graph dict (nodes, edges, focus)."""
+              rankdir: str = "LR", spring: bool = False) -> str:
+    """The DOT source of a graph dict (nodes, edges, focus). `spring`: for the `sfdp` layout
+    (owners as labels that draw their objects together, not clusters)."""
     dot = graphviz.Digraph(
         "featreg",
         graph_attr={"rankdir": rankdir, "bgcolor": "transparent", "fontname": "Helvetica",
@@ -110,13 +136,17 @@ def build_dot(graph: dict[str, Any], url_for: UrlFor, *, cluster_by_owner: bool 
         else:
             loose.append(node)
     for index, owner in enumerate(sorted(clusters)):
+        if spring:
+            _team_label(dot, f"t{index}", owner, [ids[node["id"]] for node in clusters[owner]])
+            loose += clusters[owner]
+            continue
         with dot.subgraph(name=f"cluster_{index}") as sub:
             sub.attr(label=_label(owner), tooltip=graphviz.escape(f"owner: {owner}"),
                      style="rounded,dashed", color="#94a3b8", fontcolor="#334155",
                      fontsize="12", labeljust="l")
             for node in clusters[owner]:
                 sub.node(ids[node["id"]], **_node_attrs(node, url_for, focus))
-    for node in loose:
+    for node in sorted(loose, key=lambda n: n["id"]):
         dot.node(ids[node["id"]], **_node_attrs(node, url_for, focus))
     for edge in sorted(graph["edges"], key=lambda e: (e["from"], e["to"])):
         if edge["from"] not in ids or edge["to"] not in ids:
@@ -126,5 +156,15 @@ def build_dot(graph: dict[str, Any], url_for: UrlFor, *, cluster_by_owner: bool 
             style.update(LOOP_STYLE)
         tooltip = f"{edge['kind']}: {edge['from']} → {edge['to']}"
         dot.edge(ids[edge["from"]], ids[edge["to"]], tooltip=_literal(tooltip),
-                 **style)
+                 **{"class": edge["kind"] + (" loop" if edge.get("loop") else "")}, **style)
     return str(dot.source)
+
+
+def _team_label(dot: graphviz.Digraph, node_id: str, owner: str, members: list[str]) -> None:
+    """A team's name, tied to its objects by invisible edges (a spring layout draws them
+    around it)."""
+    dot.node(node_id, label=_label(owner), shape="plaintext", fontsize="22",
+             fontname="Helvetica-Bold", fontcolor="#64748b", tooltip=_literal(f"team {owner}"),
+             **{"class": "team-label"})
+    for member in members:
+        dot.edge(node_id, member, style="invis", weight="1")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, request
 
-from registry.core.errors import FeatregError
+from registry.analysis.graph import NODE_TYPES
+from registry.core.errors import FeatregError, NotFound
 from registry.read import graph as queries_graph
 from registry.read.common import clamp_int
 from registry.read.lists import catalog_version, teams_list
 
-from .graph_render import choose_engine
-from .graphs import MAX_DEPTH, draw, graph_args, graph_dot, renderer
+from .graphs import MAX_DEPTH, draw, explorer_engine, graph_args, graph_dot, renderer
 from .support import API_PREFIX, db, memo, respond, svg_response
 
 bp = Blueprint("graphs", __name__)
@@ -26,25 +28,45 @@ def _flag(name: str, default: bool = True) -> bool:
 @api.get("/graph")
 def explorer() -> Response:
     team = request.args.get("team") or None
-    args = graph_args(default_depth=1)
+    focus = (request.args.get("focus") or "").strip() or None
+    args = graph_args(default_depth=2 if focus else 1)
     cluster = _flag("cluster")
     session = db()
-    flow = memo("catalog_flow", catalog_version(session),
-                lambda: queries_graph.catalog_flow(session))
-    graph = queries_graph.catalog_graph(session, team=team, depth=args["depth"],
-                                        limit=args["limit"], undeclared=_flag("undeclared"),
-                                        flow=flow).to_dict()
+    notice = None
+    graph = None
+    if focus is not None:
+        try:
+            graph = _focused(focus, args)
+        except NotFound as exc:
+            notice, focus = str(exc), None
+    if graph is None:
+        flow = memo("catalog_flow", catalog_version(session),
+                    lambda: queries_graph.catalog_flow(session))
+        graph = queries_graph.catalog_graph(session, team=team, depth=args["depth"],
+                                            limit=args["limit"], undeclared=_flag("undeclared"),
+                                            flow=flow).to_dict()
+    engine = explorer_engine(graph)
     output = request.args.get("format")
     if output == "dot":
-        return Response(graph_dot(graph, cluster_by_owner=cluster), mimetype="text/plain")
+        return Response(graph_dot(graph, cluster_by_owner=cluster, engine=engine),
+                        mimetype="text/plain")
     if output == "svg":
-        engine = choose_engine(len(graph["nodes"]), len(graph["edges"]))
-        return svg_response(renderer().render(graph_dot(graph, cluster_by_owner=cluster),
-                                              engine))
-    settings = {"team": team, "cluster": cluster, "undeclared": _flag("undeclared"), **args}
-    return respond("graph.html", {"settings": settings, **graph},
-                   graph_svg=None if output == "json" else draw(graph, cluster_by_owner=cluster),
-                   teams=_team_names(), fit=_flag("fit"))
+        return svg_response(renderer().render(
+            graph_dot(graph, cluster_by_owner=cluster, engine=engine), engine))
+    settings = {"team": team, "cluster": cluster, "undeclared": _flag("undeclared"),
+                "focus": focus, **args}
+    svg = None if output == "json" else draw(graph, cluster_by_owner=cluster, engine=engine)
+    return respond("graph.html", {"settings": settings, **graph}, graph_svg=svg,
+                   teams=_team_names(), notice=notice)
+
+
+def _focused(focus: str, args: dict[str, Any]) -> dict[str, Any]:
+    """The neighbourhood of the object named by `focus` ("type:name" or a name)."""
+    kind, _, name = focus.partition(":")
+    if kind not in NODE_TYPES or not name:
+        kind, name = "", focus
+    return queries_graph.neighbourhood(db(), name, node_type=kind or None,
+                                       undeclared=_flag("undeclared"), **args).to_dict()
 
 
 def _team_names() -> list[str]:
@@ -66,7 +88,7 @@ def lineage(name: str) -> Response:
     args = graph_args()
     args["depth"] = min(depth or args["depth"], MAX_DEPTH)
     graph = queries_graph.neighbourhood(db(), name, **args).to_dict()
-    return respond("lineage.html", listing, graph_svg=draw(graph), graph_args=args)
+    return respond("lineage.html", listing, graph_svg=draw(graph), graph_args=args, graph=graph)
 
 
 @api.get("/impact/<name>")

@@ -14,6 +14,7 @@ catalog graph for a team or the whole catalog.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,9 @@ __all__ = ["GraphData", "catalog_flow", "catalog_graph", "closure_listing",
 
 NodeId = str  # "feature:name" | "source:name" | "consumer:name"
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+HEALTH_KINDS = {"stale_source": "stale", "unstable_dependency": "unstable",
+                "unready_dependency": "unready"}
+"""Data-health finding kinds and the word a graph node's `health` uses for each."""
 
 
 @dataclass
@@ -50,31 +54,91 @@ class GraphData:
     truncated: bool = False
     available: int = 0
     """How many nodes the selection had before the node limit."""
+    left_out: dict[str, int] = field(default_factory=dict)
+    """Nodes the limit left out, by type ("warned": of them, with a critical or warning
+    finding)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "focus": self.focus, "truncated": self.truncated, "available": self.available,
+            "left_out": dict(sorted(self.left_out.items())),
+            "warnings": {"undeclared": sum(1 for e in self.edges.values()
+                                           if e["kind"] == "undeclared"),
+                         "loop_edges": sum(1 for e in self.edges.values() if e["loop"])},
             "nodes": [self.nodes[n] for n in sorted(self.nodes)],
             "edges": [{"from": u, "to": v, **self.edges[(u, v)]} for u, v in sorted(self.edges)],
         }
 
 
-def _undeclared_readers(session: Session, features: list[str]
-                        ) -> list[tuple[str, str, str | None]]:
-    """(feature, principal, owner team if a registered consumer) observed in usage but not
-    declared, for the given features."""
+UndeclaredRead = tuple[str, str, str | None]
+"""(feature, principal, owner team of the principal when it is a registered consumer)."""
+
+
+def _undeclared_readers(session: Session, features: list[str] | None) -> list[UndeclaredRead]:
+    """Reads observed in usage but not declared: of the given features, or (None) of every
+    feature in the catalog."""
     declared = (select(m.ConsumerFeature.consumer_id)
                 .join(m.Feature, m.Feature.id == m.ConsumerFeature.feature_id)
                 .where(m.ConsumerFeature.consumer_id == m.Consumer.id,
                        m.Feature.name == m.UsageDaily.feature))
-    found: set[tuple[str, str, str | None]] = set()
-    for part in chunks(sorted(features)):
+    query = (select(m.UsageDaily.feature, m.UsageDaily.principal, m.Team.name).distinct()
+             .outerjoin(m.Consumer, m.Consumer.name == m.UsageDaily.principal)
+             .outerjoin(m.Team, m.Team.id == m.Consumer.owner_id)
+             .where(~declared.exists()))
+    found: set[UndeclaredRead] = set()
+    if features is None:
+        catalog = select(m.Feature.id).where(m.Feature.name == m.UsageDaily.feature)
+        found.update((f, p, o) for f, p, o in run(session, query.where(catalog.exists())))
+    for part in chunks(sorted(features or ())):
         found.update((f, p, o) for f, p, o in run(session,
-            select(m.UsageDaily.feature, m.UsageDaily.principal, m.Team.name).distinct()
-            .outerjoin(m.Consumer, m.Consumer.name == m.UsageDaily.principal)
-            .outerjoin(m.Team, m.Team.id == m.Consumer.owner_id)
-            .where(m.UsageDaily.feature.in_(part), ~declared.exists())))
+                                                  query.where(m.UsageDaily.feature.in_(part))))
     return sorted(found, key=lambda row: (row[0], row[1]))
+
+
+def _ids(session: Session, kind: str, names: set[str]) -> dict[str, NodeKey]:
+    """The graph keys of the named objects of one type that exist."""
+    model = lineage.MODELS[kind]
+    found: dict[str, NodeKey] = {}
+    for part in chunks(sorted(names)):
+        found.update((name, (kind, id_)) for id_, name in run(
+            session, select(model.id, model.name).where(model.name.in_(part))))
+    return found
+
+
+def _warned(session: Session) -> list[NodeKey]:
+    """Objects with an active critical or warning finding, critical ones first."""
+    rank: dict[NodeKey, int] = {}
+    for kind, model in lineage.MODELS.items():
+        for id_, severity in run(session, select(model.id, m.Finding.severity).join(
+                m.Finding, and_(m.Finding.subject_type == kind,
+                                m.Finding.subject_name == model.name))
+                .where(m.Finding.status.in_(ACTIVE_STATUSES),
+                       m.Finding.severity.in_(("critical", "warning")))):
+            key = (kind, id_)
+            rank[key] = min(rank.get(key, 3), SEVERITY_RANK[severity])
+    return sorted(rank, key=lambda key: (rank[key], key))
+
+
+def _loop_members(session: Session, flow: nx.DiGraph) -> list[NodeKey]:
+    """Every object on a feedback loop: declared (a cycle of the catalog's edges, which can
+    only close through a consumer that produces a source) or observed (an active
+    feedback_loop finding's consumer and the objects it names)."""
+    held: list[NodeKey] | None = flow.graph.get("loop_members")
+    if held is None:
+        held = sorted(node for component in nx.strongly_connected_components(flow)
+                      if len(component) > 1 for node in component)
+        flow.graph["loop_members"] = held
+    named: dict[str, set[str]] = {}
+    for subject_type, subject, related in run(session, select(
+            m.Finding.subject_type, m.Finding.subject_name, m.Finding.related).where(
+            m.Finding.kind == "feedback_loop", m.Finding.status.in_(ACTIVE_STATUSES))):
+        named.setdefault(subject_type, set()).add(subject)
+        for item in related or []:
+            if isinstance(item, dict) and item.get("type") in lineage.MODELS:
+                named.setdefault(str(item["type"]), set()).add(str(item.get("name")))
+    observed = [key for kind, names in sorted(named.items()) if kind in lineage.MODELS
+                for key in _ids(session, kind, names).values()]
+    return list(dict.fromkeys([*held, *sorted(observed)]))
 
 
 def _annotate_findings(session: Session, graph: GraphData) -> None:
@@ -98,12 +162,24 @@ def _annotate_findings(session: Session, graph: GraphData) -> None:
             held = node["severity"]
             if held is None or SEVERITY_RANK.get(severity, 3) < SEVERITY_RANK.get(held, 3):
                 node["severity"] = severity
+            if fkind in HEALTH_KINDS:
+                node["health"] = sorted({*node["health"], HEALTH_KINDS[fkind]})
+            if fkind == "feedback_loop":  # observed loops too, not only declared ones
+                node["loop"] = True
+    for (related,) in run(session, select(m.Finding.related).where(
+            m.Finding.kind == "unready_dependency", m.Finding.status.in_(ACTIVE_STATUSES))):
+        for item in related or []:
+            held_node = graph.nodes.get(f"{item.get('type')}:{item.get('name')}") \
+                if isinstance(item, dict) else None
+            if held_node is not None:
+                held_node["health"] = sorted({*held_node["health"], "unready"})
 
 
 def _new_node(node: NodeId) -> dict[str, Any]:
     kind, name = parse_node(node)
     return {"id": node, "type": kind, "name": name, "owner": None, "status": None,
-            "registered": False, "findings": [], "severity": None, "loop": False}
+            "registered": False, "findings": [], "severity": None, "loop": False,
+            "health": []}
 
 
 def _mark_loops(graph: GraphData) -> None:
@@ -119,14 +195,12 @@ def _mark_loops(graph: GraphData) -> None:
             graph.nodes[u]["loop"] = True
 
 
-def _build(session: Session, selected: list[NodeKey],
-           info: dict[NodeKey, tuple[str, str, str | None]], *, available: int, limit: int,
-           focus: NodeId | None, undeclared: bool, only_reader: str | None = None
-           ) -> GraphData:
-    """The graph of the selected nodes (in priority order), cut at `limit` nodes, with the
-    undeclared reads of its features (all readers, or `only_reader`)."""
-    graph = GraphData(focus=focus, available=available, truncated=available > limit)
-    kept = selected[:limit]
+def _build(session: Session, kept: list[NodeKey],
+           info: dict[NodeKey, tuple[str, str, str | None]], *, available: int,
+           focus: NodeId | None, reads: list[UndeclaredRead]) -> GraphData:
+    """The graph of the kept nodes with the undeclared `reads` of its features (a read's
+    principal is added whatever the node limit: a warning is never cut)."""
+    graph = GraphData(focus=focus, available=available)
     ids: dict[NodeKey, NodeId] = {}
     for key in kept:
         name, owner, status = info[key]
@@ -136,20 +210,15 @@ def _build(session: Session, selected: list[NodeKey],
                                 "registered": True}
     for kind, a, b in edges_among(session, kept):
         graph.edges[(ids[a], ids[b])] = {"kind": kind, "loop": False}
-    if undeclared:
-        features = [n["name"] for n in graph.nodes.values() if n["type"] == "feature"]
-        readers = [row for row in _undeclared_readers(session, features)
-                   if only_reader is None or row[1] == only_reader]
-        for feature, principal, reader_owner in readers:
-            node, reader = f"consumer:{principal}", f"feature:{feature}"
-            if node not in graph.nodes:
-                if len(graph.nodes) >= limit:
-                    graph.truncated = True
-                    continue
-                graph.nodes[node] = _new_node(node)
-                if reader_owner is not None:
-                    graph.nodes[node].update(owner=reader_owner, registered=True)
-            graph.edges[(reader, node)] = {"kind": "undeclared", "loop": False}
+    for feature, principal, reader_owner in reads:
+        node, reader = f"consumer:{principal}", f"feature:{feature}"
+        if reader not in graph.nodes:
+            continue
+        if node not in graph.nodes:
+            graph.nodes[node] = _new_node(node)
+            if reader_owner is not None:
+                graph.nodes[node].update(owner=reader_owner, registered=True)
+        graph.edges[(reader, node)] = {"kind": "undeclared", "loop": False}
     _annotate_findings(session, graph)
     _mark_loops(graph)
     return graph
@@ -171,9 +240,30 @@ def neighbourhood(session: Session, name: str, *, node_type: str | None = None,
             for key in _undeclared_inputs(session, name):
                 reached.setdefault(key, 1)
     info = describe(session, reached)
-    selected = sorted(reached, key=lambda k: (k != start, reached[k], k[0], info[k][0]))
-    return _build(session, selected, info, available=len(selected), limit=limit,
-                  focus=f"{start[0]}:{name}", undeclared=undeclared, only_reader=only_reader)
+    kept = sorted(reached, key=lambda k: (k != start, reached[k], k[0], info[k][0]))[:limit]
+    reads: list[UndeclaredRead] = []
+    if undeclared:
+        features = [info[key][0] for key in kept if key[0] == "feature"]
+        reads = [row for row in _undeclared_readers(session, features)
+                 if only_reader is None or row[1] == only_reader]
+    graph = _build(session, kept, info, available=len(reached), focus=f"{start[0]}:{name}",
+                   reads=reads)
+    _record_cut(graph, reached, kept, [])
+    return graph
+
+
+def _record_cut(graph: GraphData, scope: Iterable[NodeKey], kept: list[NodeKey],
+                warned: list[NodeKey]) -> None:
+    """Note on the graph how many nodes of each type the node limit left out, and of them how
+    many have a critical or warning finding."""
+    held = set(kept)
+    counts: dict[str, int] = {}
+    for key in scope:
+        if key not in held:
+            counts[key[0]] = counts.get(key[0], 0) + 1
+    graph.truncated = bool(counts)
+    counts["warned"] = sum(1 for key in warned if key not in held)
+    graph.left_out = counts
 
 
 def _undeclared_inputs(session: Session, principal: str) -> list[NodeKey]:
@@ -191,36 +281,67 @@ def catalog_graph(session: Session, *, team: str | None = None, depth: int = 1,
                   flow: nx.DiGraph | None = None) -> GraphData:
     """The catalog, or one team's objects and their neighbours within `depth` hops.
 
-    With a node limit, the nodes kept are the most connected part: for a team, its own objects
-    first, then their neighbours by distance; for the whole catalog, the largest connected
-    groups first, each walked breadth-first from its best-connected node. `flow` is
-    `catalog_flow(session)`, when the caller keeps one (it only changes with the catalog).
+    What matters is kept first, whatever the node limit: every undeclared read (the feature
+    and its reader) and every member of a feedback loop. The limit is then filled with the
+    objects that have a critical, then a warning finding, then the most connected part: for a
+    team, its own objects first, then their neighbours by distance; for the whole catalog, the
+    largest connected groups first, each walked breadth-first from its best-connected node.
+    `flow` is `catalog_flow(session)`, when the caller keeps one (it only changes with the
+    catalog). The graph's `left_out` says what the limit left out.
     """
     flow = catalog_flow(session) if flow is None else flow
+    order = _team_order(session, flow, team, depth) if team is not None else _catalog_order(flow)
+    scope = set(order)
+    reads = _undeclared_readers(session, None) if undeclared else []
+    features = _ids(session, "feature", {row[0] for row in reads})
+    readers = _ids(session, "consumer", {row[1] for row in reads})
+    reads = [row for row in reads if features[row[0]] in scope
+             or readers.get(row[1], ("", -1)) in scope]
+    must = list(dict.fromkeys([
+        *(key for key in _loop_members(session, flow) if key in scope),
+        *(features[row[0]] for row in reads),
+        *(readers[row[1]] for row in reads if row[1] in readers)]))
+    unregistered = {row[1] for row in reads if row[1] not in readers}
+    warned = [key for key in _warned(session) if key in scope]
+    room = max(limit - len(must) - len(unregistered), 0)
+    rest = [key for key in dict.fromkeys([*warned, *order]) if key not in set(must)]
+    kept = [*must, *rest[:room]]
+    graph = _build(session, kept, describe(session, kept),
+                   available=len(scope | set(must)) + len(unregistered), focus=None,
+                   reads=reads)
+    _record_cut(graph, scope, kept, warned)
+    return graph
+
+
+def _team_order(session: Session, flow: nx.DiGraph, team: str, depth: int) -> list[NodeKey]:
+    """A team's objects (best connected first), then their neighbours by distance."""
+    if session.scalar(select(m.Team.id).where(m.Team.name == team)) is None:
+        raise NotFound(f"no team named {team!r}")
+    seeds: list[NodeKey] = []
+    for kind, model in lineage.MODELS.items():
+        seeds += [(kind, i) for i in session.scalars(
+            select(model.id).join(m.Team, m.Team.id == model.owner_id)
+            .where(m.Team.name == team))]
     around = graph_neighbours(flow, undirected=True)
-    if team is not None:
-        if session.scalar(select(m.Team.id).where(m.Team.name == team)) is None:
-            raise NotFound(f"no team named {team!r}")
-        seeds: list[NodeKey] = []
-        for kind, model in lineage.MODELS.items():
-            seeds += [(kind, i) for i in session.scalars(
-                select(model.id).join(m.Team, m.Team.id == model.owner_id)
-                .where(m.Team.name == team))]
-        order = list(walk(sorted(seeds, key=lambda n: (-flow.degree(n), n)), around,
-                          depth=depth).depth)
-    else:
-        order = flow.graph.get("whole_catalog_order")  # kept with a reused flow
-        if order is None:
-            order = []
-            components = sorted(nx.weakly_connected_components(flow),
-                                key=lambda c: (-len(c), min(c)))
-            for component in components:
-                start = min(component, key=lambda n: (-flow.degree(n), n))
-                order += walk([start], around).depth
-            flow.graph["whole_catalog_order"] = order
-    info = describe(session, order[:limit])
-    return _build(session, order, info, available=len(order), limit=limit, focus=None,
-                  undeclared=undeclared)
+    return list(walk(sorted(seeds, key=lambda n: (-flow.degree(n), n)), around,
+                     depth=depth).depth)
+
+
+def _catalog_order(flow: nx.DiGraph) -> list[NodeKey]:
+    """Every node, the largest connected groups first, each walked breadth-first from its
+    best-connected node (kept with the flow, which is reused while the catalog is
+    unchanged)."""
+    order: list[NodeKey] | None = flow.graph.get("whole_catalog_order")
+    if order is None:
+        around = graph_neighbours(flow, undirected=True)
+        order = []
+        components = sorted(nx.weakly_connected_components(flow),
+                            key=lambda c: (-len(c), min(c)))
+        for component in components:
+            start = min(component, key=lambda n: (-flow.degree(n), n))
+            order += walk([start], around).depth
+        flow.graph["whole_catalog_order"] = order
+    return order
 
 
 def lineage_listing(session: Session, name: str, *, direction: str = "both",
