@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
+from registry.catalog.lineage import FLOW_CACHE, FlowCache
 from registry.core.errors import FeatregError, NotFound
 
 API_PREFIX = "/api/v1"
@@ -154,6 +155,9 @@ def db() -> Session:
     """The request's read session (opened on first use, closed when the request ends)."""
     if "featreg_session" not in g:
         g.featreg_session = sessions()()
+        # lineage and graphs walk the catalog's edges held in memory per catalog version
+        g.featreg_session.info[FLOW_CACHE] = current_app.extensions.setdefault(
+            "featreg_flow_cache", FlowCache())
     session: Session = g.featreg_session
     return session
 

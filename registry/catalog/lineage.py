@@ -13,16 +13,27 @@ the catalog; cycles (feedback loops) stop.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
-from sqlalchemy import String, cast, false, literal, literal_column, null, select, true, union_all
+from sqlalchemy import (
+    String,
+    cast,
+    false,
+    literal,
+    literal_column,
+    null,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
-from registry.analysis.graph import EDGE_KINDS, Expand, Step, walk
+from registry.analysis.graph import EDGE_KINDS, Expand, Step, graph_neighbours, walk
 from registry.core.batches import IN_LIST, chunks
 from registry.core.errors import NotFound
 from registry.store import models as m
@@ -106,8 +117,44 @@ def _adjacent(session: Session, steps: Sequence[Step[NodeKey]], edges: Sequence[
                 yield edge, (edge.from_type, a), (edge.to_type, b), bool(down)
 
 
+FLOW_CACHE = "featreg_flow_cache"
+"""The key of a read-only session's `FlowCache` in ``session.info``."""
+
+
+@dataclass
+class FlowCache:
+    """The catalog's edges in memory (`catalog_flow`) for the catalog version they were read
+    at; one thread reads them again after a change while the others wait for it."""
+
+    version: tuple[Any, ...] | None = None
+    flow: nx.DiGraph | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, session: Session) -> nx.DiGraph:
+        latest = session.execute(select(m.ChangeSet.id, m.ChangeSet.created_at)
+                                 .order_by(m.ChangeSet.id.desc()).limit(1)).first()
+        version = tuple(latest) if latest else ()
+        flow = self.flow
+        if flow is not None and self.version == version:
+            return flow
+        with self.lock:
+            if self.flow is None or self.version != version:
+                self.flow, self.version = catalog_flow(session), version
+            return self.flow
+
+
+def cached_flow(session: Session) -> nx.DiGraph | None:
+    """The catalog's edges held for a read-only session that carries a `FlowCache`."""
+    cache = session.info.get(FLOW_CACHE)
+    return cache.get(session) if isinstance(cache, FlowCache) else None
+
+
 def neighbours(session: Session) -> Expand[NodeKey]:
     """The database's edges as `walk`'s neighbour function."""
+    flow = cached_flow(session)
+    if flow is not None:
+        return graph_neighbours(flow)
+
     def expand(frontier: Sequence[Step[NodeKey]]) -> dict[Step[NodeKey], list[NodeKey]]:
         around: dict[Step[NodeKey], list[NodeKey]] = {}
         for _edge, a, b, down in _adjacent(session, frontier):
@@ -122,6 +169,10 @@ def neighbours(session: Session) -> Expand[NodeKey]:
 def edges_among(session: Session, keys: Iterable[NodeKey]) -> list[tuple[str, NodeKey, NodeKey]]:
     """(kind, from, to) of every edge with both ends among the keys."""
     wanted = set(keys)
+    flow = cached_flow(session)
+    if flow is not None:
+        return [(data["kind"], a, b) for a in sorted(wanted) if a in flow
+                for b, data in flow.succ[a].items() if b in wanted]
     types = {type_ for type_, _ in wanted}
     edges = [edge for edge in EDGES if edge.to_type in types]
     return [(edge.kind, a, b)
@@ -139,7 +190,7 @@ def catalog_flow(session: Session) -> nx.DiGraph:
         flow.add_edges_from(sorted(
             ((edge.from_type, a), (edge.to_type, b)) for a, b in session.connection().execute(
                 select(edge.from_col, edge.to_col)
-                .where(edge.to_col.is_not(None), edge.from_col.is_not(None)))))
+                .where(edge.to_col.is_not(None), edge.from_col.is_not(None)))), kind=edge.kind)
     return flow
 
 
