@@ -34,13 +34,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 
+from registry.analysis import correlation_screen
 from registry.analysis.numeric_columns import NumericColumns
-from registry.analysis.spearman import spearman
+from registry.analysis.spearman import Ranks, spearman
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Method = Literal["pearson", "spearman", "both"]
 _Methods = tuple[Literal["pearson", "spearman"], ...]
@@ -79,6 +82,8 @@ class CorrelationMatrix:
     n: np.ndarray
 
     def to_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame(self.values, index=list(self.columns), columns=list(self.columns))
 
 
@@ -91,29 +96,71 @@ def correlated_pairs(
     chunk_rows: int | None = None,
 ) -> list[CorrelatedPair]:
     """Pairs of numeric columns with |r| >= ``threshold`` (for ``both``: either |r|)."""
+    return pairs_among(NumericColumns(frame, columns, chunk_rows), threshold, method)
+
+
+def pairs_among(data: NumericColumns, threshold: float = 0.8, method: Method = "both", *,
+                screen: bool | None = None) -> list[CorrelatedPair]:
+    """`correlated_pairs` of prepared columns. Large samples without missing values go through
+    a float32 screen and exact candidates (`registry.analysis.correlation_screen`; ``screen``
+    forces it on or off), with the same pairs and values."""
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be between 0 and 1, not {threshold}")
-    methods: tuple[Literal["pearson", "spearman"], ...] = (
-        ("pearson", "spearman") if method == "both" else (method,))
-    matrices = [correlation_matrix(frame, m, columns, chunk_rows=chunk_rows)
-                for m in _check_methods(methods)]
+    methods: _Methods = ("pearson", "spearman") if method == "both" else (method,)
+    _check_methods(methods)
+    if screen is None:
+        screen = correlation_screen.worth_screening(data)
+    if screen and data.complete_count == len(data.usable):
+        found = _screened_pairs(data, threshold, methods)
+        if found is not None:
+            return found
+    matrices = [_matrix(data, m) for m in methods]
     with np.errstate(invalid="ignore"):
         strength = np.fmax.reduce([np.abs(m.values) for m in matrices])
         rows, cols = np.nonzero(np.triu(strength >= threshold, 1))
     value_of = {m: matrices[k].values for k, m in enumerate(methods)}
-    names = matrices[0].columns
-    pairs = [
-        CorrelatedPair(
-            a=names[i], b=names[j],
-            pearson=_number(value_of["pearson"][i, j]) if "pearson" in value_of else None,
-            spearman=_number(value_of["spearman"][i, j]) if "spearman" in value_of else None,
-            n=int(max(m.n[i, j] for m in matrices)),
-        )
+    exact = [
+        (i, j, _number(value_of["pearson"][i, j]) if "pearson" in value_of else None,
+         _number(value_of["spearman"][i, j]) if "spearman" in value_of else None,
+         int(max(m.n[i, j] for m in matrices)))
         for i, j in zip(rows.tolist(), cols.tolist(), strict=True)
     ]
-    order = sorted(range(len(pairs)),
-                   key=lambda k: (-round(pairs[k].strength, _TIE_DECIMALS), rows[k], cols[k]))
-    return [pairs[k] for k in order]
+    return _sorted_pairs(data.names, exact)
+
+
+def _screened_pairs(data: NumericColumns, threshold: float,
+                    methods: _Methods) -> list[CorrelatedPair] | None:
+    """Pairs of columns without missing values through the float32 screen; None when too
+    many candidates pass it (the exact matrices are quicker then)."""
+    c, screen = data.complete_count, correlation_screen
+    approximate, ranks = [], None
+    if "pearson" in methods:
+        approximate.append(screen.screen(screen.centred_scaled(data)))
+    if "spearman" in methods:
+        ranks = Ranks(data).centred
+        approximate.append(screen.screen(np.asarray(ranks, dtype=np.float32, order="F")))
+    candidates = set().union(*(screen.candidates(a, threshold) for a in approximate))
+    if len(candidates) > screen.max_candidates(c):
+        return None
+    pearson = screen.exact_pearson(data, candidates) if "pearson" in methods else {}
+    spearman_r = screen.exact_spearman(ranks, candidates) if ranks is not None else {}
+    found = []
+    for i, j in candidates:
+        p, s = pearson.get((i, j)), spearman_r.get((i, j))
+        p, s = (None if v is None else min(1.0, max(-1.0, v)) for v in (p, s))
+        if max(abs(v) for v in (p, s) if v is not None) >= threshold:
+            found.append((data.usable[i], data.usable[j], p, s, data.rows))
+    return _sorted_pairs(data.names, found)
+
+
+def _sorted_pairs(names: Sequence[str],
+                  found: list[tuple[int, int, float | None, float | None, int]]
+                  ) -> list[CorrelatedPair]:
+    """Pairs (positions in ``names``) by decreasing strength, then by column positions."""
+    pairs = [(i, j, CorrelatedPair(a=names[i], b=names[j], pearson=p, spearman=s, n=n))
+             for i, j, p, s, n in found]
+    pairs.sort(key=lambda t: (-round(t[2].strength, _TIE_DECIMALS), t[0], t[1]))
+    return [pair for _, _, pair in pairs]
 
 
 def correlation_matrix(
@@ -129,7 +176,10 @@ def correlation_matrix(
     all columns takes about 32 MB.
     """
     _check_methods((method,))
-    data = NumericColumns(frame, columns, chunk_rows)
+    return _matrix(NumericColumns(frame, columns, chunk_rows), method)
+
+
+def _matrix(data: NumericColumns, method: Literal["pearson", "spearman"]) -> CorrelationMatrix:
     k = len(data.usable)
     values = np.full((k, k), np.nan)
     counts = np.zeros((k, k), dtype=np.int64)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:  # pandas loads when a frame is built (`snapshot correlate` needs none)
+    import pandas as pd
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -32,6 +35,8 @@ def read_frame(path: str | Path) -> pd.DataFrame:
         raise ValueError(f"{file}: unsupported file type (expected one of {expected})")
     if not file.is_file():
         raise ValueError(f"{file}: no such file")
+    import pandas as pd
+
     try:
         if file_format == "Parquet":
             return _read_parquet(file)
@@ -43,6 +48,8 @@ def read_frame(path: str | Path) -> pd.DataFrame:
 def column_names(path: str | Path) -> list[str]:
     """The column names exactly as the file has them (repeats included: pandas would rename a
     repeated CSV column ``x.1``). Raises ValueError when the file cannot be read."""
+    import pandas as pd
+
     file = Path(path)
     name = file.name.lower()
     try:
@@ -60,6 +67,8 @@ def column_names(path: str | Path) -> list[str]:
 def _read_parquet(file: Path) -> pd.DataFrame:
     """Read a group of columns at a time: decoding a whole file at once holds about three times
     the data in Arrow buffers, a group at a time only the data plus one group's buffers."""
+    import pandas as pd
+
     with _system_memory_pool():  # the reader takes its allocator when it opens the file
         parquet = pq.ParquetFile(file)
         schema = parquet.schema_arrow

@@ -10,11 +10,12 @@ Pearson sums (`registry.analysis.correlation`) and the Spearman ranks
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from registry.analysis.column_stats import as_float_array, column_kind
+if TYPE_CHECKING:
+    import pandas as pd
 
 CHUNK_BYTES = 32 * 2**20  # one chunk of rows of centred values
 
@@ -29,21 +30,25 @@ class NumericColumns:
 
     def __init__(self, frame: pd.DataFrame, columns: Sequence[str] | None,
                  chunk_rows: int | None = None) -> None:
-        if columns is not None:
-            unknown = sorted(set(columns) - {str(c) for c in frame.columns})
-            if unknown:
-                raise ValueError(f"unknown columns: {', '.join(unknown)}")
-        wanted = None if columns is None else set(columns)
-        selected = [frame.iloc[:, p] for p, name in enumerate(frame.columns)
-                    if wanted is None or str(name) in wanted]
-        numeric = [s for s in selected if column_kind(s) in ("numeric", "boolean")]
-        self.names = [str(s.name) for s in numeric]
-        self.rows = len(frame)
+        names, arrays = _frame_columns(frame, columns)
+        self._prepare(names, arrays, len(frame), chunk_rows)
+
+    @classmethod
+    def from_arrays(cls, names: Sequence[str], arrays: Sequence[np.ndarray], rows: int,
+                    chunk_rows: int | None = None) -> NumericColumns:
+        """Float64 columns of ``rows`` values each (NaN where missing), no pandas involved."""
+        data = cls.__new__(cls)
+        data._prepare(list(names), list(arrays), rows, chunk_rows)
+        return data
+
+    def _prepare(self, names: list[str], arrays: list[np.ndarray], rows: int,
+                 chunk_rows: int | None) -> None:
+        self.names = names
+        self.rows = rows
         complete: list[tuple[int, np.ndarray, float, None]] = []
         partial: list[tuple[int, np.ndarray, float, np.ndarray | None]] = []
         with np.errstate(all="ignore"):
-            for index, series in enumerate(numeric):
-                values = as_float_array(series)
+            for index, values in enumerate(arrays):
                 total = values.sum()
                 if self.rows >= 2 and np.isfinite(total):
                     if varies(values):
@@ -86,6 +91,22 @@ class NumericColumns:
             finite = self.finite[c]
             chunk[:, k] = 1.0 if finite is None else finite[rows]
         return chunk
+
+
+def _frame_columns(frame: pd.DataFrame,
+                   columns: Sequence[str] | None) -> tuple[list[str], list[np.ndarray]]:
+    """The numeric and boolean columns of a frame (of ``columns`` only, when given)."""
+    from registry.analysis.column_stats import as_float_array, column_kind
+
+    if columns is not None:
+        unknown = sorted(set(columns) - {str(c) for c in frame.columns})
+        if unknown:
+            raise ValueError(f"unknown columns: {', '.join(unknown)}")
+    wanted = None if columns is None else set(columns)
+    selected = [frame.iloc[:, p] for p, name in enumerate(frame.columns)
+                if wanted is None or str(name) in wanted]
+    numeric = [s for s in selected if column_kind(s) in ("numeric", "boolean")]
+    return [str(s.name) for s in numeric], [as_float_array(s) for s in numeric]
 
 
 def varies(values: np.ndarray) -> bool:

@@ -308,14 +308,12 @@ def snapshot_add(app: AppContext, path: str, label: str | None, consumer: str | 
 def snapshot_correlate(path: str, threshold: float, method: str, fmt: str) -> None:
     """Pairs of numeric columns of any data file correlated at or above the threshold
     (no database needed)."""
-    from registry.analysis.correlation import correlated_pairs
-    from registry.analysis.frame_io import read_frame
+    from registry.analysis.file_correlation import correlated_pairs_in_file
 
     try:
-        frame = read_frame(Path(path))
+        pairs = correlated_pairs_in_file(Path(path), threshold, method)  # type: ignore[arg-type]
     except ValueError as exc:
         raise InvalidInput([Problem(str(exc))]) from exc
-    pairs = correlated_pairs(frame, threshold, method)  # type: ignore[arg-type]
     if fmt == "json":
         click.echo(json.dumps([p.to_dict() for p in pairs]))
         return
