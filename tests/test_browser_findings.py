@@ -7,6 +7,7 @@ copied with one click. Screenshots go to artifacts/screenshots/."""
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pytest
 from test_browser import TOKENS, browser, page, server, shot  # noqa: F401 - fixtures
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 
 def _sign_in(page: object, server: str, then: str) -> None:
-    page.goto(f"{server}/signin?next={then}")  # type: ignore[attr-defined]
+    page.goto(f"{server}/signin?next={quote(then, safe='/')}")  # type: ignore[attr-defined]
     page.locator("input[name=token]").fill(TOKENS["admin"])  # type: ignore[attr-defined]
     page.locator("form.signin button[type=submit]").click()  # type: ignore[attr-defined]
     page.wait_for_url(re.compile(re.escape(then) + "$"))  # type: ignore[attr-defined]
@@ -118,3 +119,17 @@ def test_findings_pages_fit_a_phone(server: str, browser: object, path: str) -> 
     assert all(w <= 390 for w in widths.values()), f"wider than 390 px: {widths}"
     shot(tab, "25-findings-390-" + re.sub(r"\W+", "-", path).strip("-"))
     context.close()
+
+
+def test_a_deprecation_candidate_is_deprecated_with_one_click(server: str, page: object) -> None:
+    _sign_in(page, server, "/findings?kind=legacy&view=cards")
+    page.locator("li.finding .finding-head a[href^='/features/']").first.click()  # type: ignore[attr-defined]
+    page.wait_for_url(re.compile(r"/features/"))  # type: ignore[attr-defined]
+    command = page.locator("pre#deprecate-command").inner_text()  # type: ignore[attr-defined]
+    assert command.startswith("featreg deprecate ") and "--sunset " in command
+    shot(page, "26-deprecation-candidate")
+    page.locator("form.deprecate button[type=submit]").click()  # type: ignore[attr-defined]
+    page.wait_for_load_state()  # type: ignore[attr-defined]
+    banner = page.locator(".banner-deprecated").inner_text()  # type: ignore[attr-defined]
+    assert "This feature is deprecated" in banner and "Reason: legacy finding" in banner
+    assert page.locator("pre#deprecate-command").count() == 0  # type: ignore[attr-defined]
