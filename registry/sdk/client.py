@@ -8,6 +8,7 @@ the same spec validation and plan/apply path as YAML files.
 from __future__ import annotations
 
 import builtins
+import copy
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from registry.catalog import service as catalog
 from registry.catalog.plan import Plan
 from registry.core.errors import InvalidInput, NotFound
 from registry.read.lists import feature_list
+from registry.sdk.cache import CatalogCache
 from registry.sdk.registration import Registrations
 from registry.store.db import database_url, session_factory, session_scope
 
@@ -30,6 +32,7 @@ class Client(Registrations):
         self._sessions = session_factory(self.url)
         self._batch = None
         self._bundle = None
+        self._cache = CatalogCache()
 
     # -- registration -------------------------------------------------------------------------
     def _apply(self, entries: Sequence[tuple[str, Mapping[str, Any]]], label: str) -> Plan:
@@ -59,13 +62,18 @@ class Client(Registrations):
     def get(self, name: str) -> dict[str, Any]:
         """A feature, source, consumer or team as a dict (with `type` and `name`)."""
         with session_scope(self._sessions) as session:
-            kind, fields = catalog.find_object(session, name)
-        return {"type": kind.rstrip("s"), "name": name, **fields}
+            kind, fields = self._cache.read(session, ("get", name),
+                                            lambda: catalog.find_object(session, name))
+        return {"type": kind.rstrip("s"), "name": name, **copy.deepcopy(fields)}
 
     def list(self, *, owner: str | None = None, status: str | None = None,
              tag: str | None = None, search: str | None = None) -> builtins.list[dict[str, Any]]:
         with session_scope(self._sessions) as session:
-            return feature_list(session, owner=owner, status=status, tag=tag, search=search)
+            entries = self._cache.read(
+                session, ("list", owner, status, tag, search),
+                lambda: feature_list(session, owner=owner, status=status, tag=tag,
+                                     search=search))
+        return [dict(entry) for entry in entries]  # entries hold plain values only
 
     def search(self, text: str) -> builtins.list[dict[str, Any]]:
         return self.list(search=text)
