@@ -101,7 +101,8 @@ def catalog() -> Response:
             return respond("catalog.html", page)
         return respond("catalog.html", page, query=query, facets=_facets(version)[1],
                        rows=_rows(page["items"], {}), others=_other_kinds(query))
-    page = queries.catalog_page(session, query, index, usage)
+    page = queries.catalog_page(session, query, index, usage,
+                                memo("catalog_usage_orders", (held, used), dict))
     if wants_json():
         return respond("catalog.html", page)
     return respond("catalog.html", page, query=query, facets=_facets(version)[1],
@@ -156,14 +157,17 @@ def search_index(session: Session, version: object | None = None
 
 
 def warm_up(app: Flask, say: Callable[[str], None] = lambda _: None) -> None:
-    """Build the search index before the first catalog request needs it (in the background:
-    a worker serves other pages meanwhile, and a catalog request waits for this build), then
-    `say` that the worker is ready."""
+    """Build the search index, the usage table and the directory of other names before the
+    first catalog or search request needs them (in the background: a worker serves other
+    pages meanwhile, and a catalog request waits for this build), then `say` that the worker
+    is ready."""
 
     def build() -> None:
         start = time.perf_counter()
         with app.app_context():
             _, index = search_index(db())
+            usage_table()  # the catalog's usage columns
+            directory()  # the other kinds' names, for search
         # what exists now (the app, its libraries, the index) lives as long as the worker:
         # leave it out of the garbage collector's full passes, which otherwise stall every
         # request in flight for about 150 ms when they walk it (CPython's gc.freeze)

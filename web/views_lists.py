@@ -17,7 +17,7 @@ from .support import API_PREFIX, await_latest, db, memo_latest, respond, session
 
 bp = Blueprint("lists", __name__)
 api = Blueprint("lists_api", __name__, url_prefix=API_PREFIX)
-REFRESH_SECONDS = 60  # observed principals (usage) are read again at most this often
+REFRESH_SECONDS = 300  # usage (principals, the catalog's usage columns) is read again after
 FRESH_WAIT = 2.0  # seconds a read-your-writes search waits for the directory's rebuild
 
 

@@ -10,9 +10,8 @@ filters and sorts the features a catalog search matched, in memory.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import Session
@@ -31,8 +30,10 @@ USAGE_SORTS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class FeatureUse:
+class FeatureUse(NamedTuple):
+    """One feature's usage (a tuple of plain values: the garbage collector stops tracking
+    it, so a table of every feature adds nothing to its pauses)."""
+
     last_read: datetime | None = None
     reads_30d: int = 0
     readers: int = 0
@@ -75,6 +76,7 @@ class UsageTable:
     def __init__(self, rows: dict[str, FeatureUse], now: datetime) -> None:
         self.rows = rows
         self.now = now
+        self._keys: dict[str, tuple[dict[str, tuple[int, float]], tuple[int, float]]] = {}
 
     @classmethod
     def load(cls, session: Session, now: datetime | None = None) -> UsageTable:
@@ -97,19 +99,30 @@ class UsageTable:
     def get(self, feature: str) -> FeatureUse:
         return self.rows.get(feature, NEVER)
 
+    def sort_keys(self, sort: str) -> tuple[dict[str, tuple[int, float]], tuple[int, float]]:
+        """For a usage sort: the key of each feature read (computed once per table) and the
+        key of any other; ties go by name."""
+        held = self._keys.get(sort)
+        if held is None:
+            key = _sort_key(sort)
+            held = self._keys[sort] = ({name: key(use) for name, use in self.rows.items()},
+                                       key(NEVER))
+        return held
 
-def _sort_key(sort: str, usage: UsageTable) -> Callable[[str], Any]:
-    """A key on feature names for a usage sort (None values last in either direction)."""
+
+def _sort_key(sort: str) -> Callable[[FeatureUse], tuple[int, float]]:
+    """A key on usage for a usage sort (None — never read, no importance — comes last when
+    sorting down, first when sorting up)."""
     field = sort.lstrip("-")
     sign = -1 if sort.startswith("-") else 1
 
-    def key(name: str) -> tuple[int, float, str]:
-        value = getattr(usage.get(name), field)
+    def key(use: FeatureUse) -> tuple[int, float]:
+        value = getattr(use, field)
         if isinstance(value, datetime):
             value = value.timestamp()
         if value is None:
-            return (1 if sign < 0 else 0, 0.0, name)  # never read / no importance
-        return (0 if sign < 0 else 1, sign * float(value), name)
+            return (1 if sign < 0 else 0, 0.0)
+        return (0 if sign < 0 else 1, sign * float(value))
 
     return key
 
@@ -127,5 +140,8 @@ def usage_order(names: Sequence[str], usage: UsageTable, *, sort: str = "",
     if no_readers:
         kept = [n for n in kept if usage.get(n).readers == 0]
     if sort in USAGE_SORTS:
-        kept.sort(key=_sort_key(sort, usage))
+        keys, other = usage.sort_keys(sort)
+        decorated = [(keys.get(name, other), name) for name in kept]
+        decorated.sort()  # (tuples compare in C: several times faster than a key function)
+        kept = [name for _, name in decorated]
     return kept

@@ -8,7 +8,8 @@ Every function takes a Session and returns JSON-ready values. Detail pages live 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from contextlib import suppress
+from dataclasses import asdict, astuple, dataclass, replace
 from functools import cached_property, partial
 from typing import Any
 
@@ -86,30 +87,35 @@ def recent_changes(session: Session, *, limit: int = 15, scan: int = 2000
     """The latest changes, one entry per change set (an apply, an SDK batch) or lone event.
 
     Each entry: ts, actor, label, counts per action, the first few objects and how many more.
+    Only the objects shown have their before/after read (to name the fields they changed).
     """
-    events = session.scalars(select(m.AuditEvent)
-                             .order_by(m.AuditEvent.ts.desc(), m.AuditEvent.id.desc())
-                             .limit(scan))
+    A = m.AuditEvent
+    events = session.execute(select(A.id, A.changeset_id, A.ts, A.actor, A.action,
+                                    A.object_type, A.object_name)
+                             .order_by(A.ts.desc(), A.id.desc()).limit(scan))
     groups: list[dict[str, Any]] = []
     index: dict[int, dict[str, Any]] = {}
-    for event in events:
-        group = index.get(event.changeset_id) if event.changeset_id is not None else None
+    shown: dict[int, dict[str, Any]] = {}
+    for event_id, changeset, ts, actor, action, object_type, object_name in events:
+        group = index.get(changeset) if changeset is not None else None
         if group is None:
             if len(groups) >= limit:
                 continue
-            group = {"changeset": event.changeset_id, "ts": audit_to_dict(event)["ts"],
-                     "actor": event.actor, "label": None, "actions": {}, "objects": [],
-                     "more": 0}
+            group = {"changeset": changeset, "ts": ts.isoformat(), "actor": actor,
+                     "label": None, "actions": {}, "objects": [], "more": 0}
             groups.append(group)
-            if event.changeset_id is not None:
-                index[event.changeset_id] = group
-        group["actions"][event.action] = group["actions"].get(event.action, 0) + 1
+            if changeset is not None:
+                index[changeset] = group
+        group["actions"][action] = group["actions"].get(action, 0) + 1
         if len(group["objects"]) < RECENT_OBJECTS:
-            entry = audit_to_dict(event)
-            group["objects"].append({k: entry[k] for k in ("type", "name", "action",
-                                                             "changed")})
+            shown[event_id] = {"type": object_type, "name": object_name, "action": action,
+                               "changed": []}
+            group["objects"].append(shown[event_id])
         else:
             group["more"] += 1
+    for part in chunks(sorted(shown)):
+        for event in session.scalars(select(A).where(A.id.in_(part))):
+            shown[event.id]["changed"] = audit_to_dict(event)["changed"]
     labels = dict(session.execute(select(m.ChangeSet.id, m.ChangeSet.label).where(
         m.ChangeSet.id.in_([g["changeset"] for g in groups if g["changeset"]]))).all())
     for group in groups:
@@ -309,18 +315,33 @@ class FeatureMatches:
                     m.Feature.status, m.Feature.description)]
 
 
+UsageOrders = dict[tuple[Any, ...], tuple[list[str], dict[str, Callable[[], dict[str, Any]]]]]
+USAGE_ORDERS_KEPT = 8
+
+
 def catalog_page(session: Session, q: CatalogQuery,
                  index: FeatureSearchIndex | None = None,
-                 usage: UsageTable | None = None) -> dict[str, Any]:
+                 usage: UsageTable | None = None,
+                 orders: UsageOrders | None = None) -> dict[str, Any]:
     """One page of features matching the query, as catalog rows (`FeatureMatches`; from
     `index` when given), each with its `usage` when a usage table is given (which the usage
-    filters and sorts need)."""
+    filters and sorts need). `orders` keeps the last few usage-ordered results (valid for one
+    index and usage table), so that paging through one costs no sort."""
     matches = FeatureMatches(session, q, index)
     by_usage = usage is not None and q.by_usage
     if usage is not None and by_usage:
-        rows = matches.rows_by_name()
-        names = usage_order(list(rows), usage, sort=q.sort, unread_days=q.unread_days,
-                            no_readers=q.no_readers)
+        key = astuple(replace(q, page=1))
+        held = orders.get(key) if orders is not None else None
+        if held is None:
+            rows = matches.rows_by_name()
+            held = (usage_order(list(rows), usage, sort=q.sort, unread_days=q.unread_days,
+                                no_readers=q.no_readers), rows)
+            if orders is not None:
+                if len(orders) >= USAGE_ORDERS_KEPT:
+                    with suppress(RuntimeError, StopIteration):  # (another thread's change)
+                        orders.pop(next(iter(orders)), None)
+                orders[key] = held
+        names, rows = held
     total = len(names) if by_usage else matches.total
     pagination = Pagination(min(q.page, Pagination(1, q.per_page, total).pages),
                             q.per_page, total)
