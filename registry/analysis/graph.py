@@ -233,13 +233,12 @@ def features_by_source(graph: nx.DiGraph,
                        sources: Collection[str] | None = None) -> dict[str, list[str]]:
     """`features_built_on` for every source (or only `sources`) at once: source name ->
     sorted feature names."""
-    lineage = nx.DiGraph(lineage_graph(graph))  # a copy: traversing a view is much slower
-    return {
-        parse_node(node)[1]: sorted(parse_node(n)[1] for n in nx.descendants(lineage, node))
-        for node in sorted(lineage)
-        if lineage.nodes[node]["type"] == "source"
-        and (sources is None or parse_node(node)[1] in sources)
-    }
+    expand = graph_neighbours(graph, kinds=("source", "depends"))  # no subgraph view: slow
+    starts = sorted(node for node, data in graph.nodes(data=True) if data["type"] == "source"
+                    and (sources is None or data["name"] in sources))
+    return {parse_node(start)[1]: sorted(parse_node(n)[1] for n in walk([start], expand).depth
+                                         if n != start)
+            for start in starts}
 
 
 def sources_reaching(graph: nx.DiGraph, features: Iterable[str]) -> set[str]:
