@@ -4,6 +4,8 @@ documented status codes, content types and response shapes, and never a 5xx."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ import schemathesis
 from conftest import admin_token
 from featreg.web import create_app
 from featreg.web.openapi import openapi_document, operations
+from featreg.web.openapi_models import BODY_MODELS, REF_TEMPLATE, for_openapi_30
 from flask import Flask
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
@@ -80,7 +83,52 @@ def test_the_description_is_served_and_has_a_reference_page(catalog_app: Flask) 
     assert page.status_code == 200 and page.mimetype == "text/html"
     text = page.get_data(as_text=True)
     assert "/api/v1/lineage/batch" in text and "X-Featreg-Actor" in text
-    assert "<script" not in text.lower() and "cdn" not in text.lower()
+    scripts = re.findall(r"<script[^>]*>", text)
+    assert all('src="/static/' in tag for tag in scripts)  # the app's own files, nothing inline
+    assert "cdn" not in text.lower()
+
+
+def test_the_reference_page_renders_markdown_schemas_and_examples(catalog_app: Flask) -> None:
+    text = catalog_app.test_client().get("/api/docs").get_data(as_text=True)
+    main = text[text.index("<main>"):text.index("</main>")]
+    assert "`" not in main, "Markdown left unrendered"
+    assert "<code>featreg token create</code>" in main
+    for op in operations(openapi_document()):
+        assert f'id="op-{op["id"]}"' in main
+    assert 'id="schema-FeatureSpec"' in main and 'href="#schema-FeatureSpecInPath"' in main
+    example = re.search(r'id="op-postFeature".*?<pre class="json">(.*?)</pre>', main, re.S)
+    assert example and json.loads(html.unescape(example.group(1)))["dtype"] == "int"
+    assert "<pre class=\"json\">" in main.split('id="op-graph"')[1].split("</section>")[0]
+
+
+def test_request_bodies_are_the_models_that_validate_them() -> None:
+    document = openapi_document()
+    schemas = document["components"]["schemas"]
+    for body, model in BODY_MODELS.items():
+        generated = model.model_json_schema(ref_template=REF_TEMPLATE)
+        for name, nested in generated.pop("$defs", {}).items():
+            assert schemas[name] == for_openapi_30(nested)
+        assert schemas[model.__name__] == for_openapi_30(generated)
+        content = document["components"]["requestBodies"][body]["content"]["application/json"]
+        assert content["schema"] == {"$ref": f"#/components/schemas/{model.__name__}"}
+        model.model_validate(content["example"])  # the example is a valid body
+    uses = {(method, op["requestBody"]["$ref"].rsplit("/", 1)[-1])
+            for item in document["paths"].values() for method, op in item.items()
+            if isinstance(op, dict) and "$ref" in op.get("requestBody", {})}
+    for body in BODY_MODELS:
+        assert ("post", body) in uses and ("put", f"{body}InPath") in uses
+
+
+def test_openapi_30_dialect_of_pydantic_schemas() -> None:
+    schema = {"anyOf": [{"type": "string", "maxLength": 3}, {"type": "null"}], "default": None,
+              "properties": {"n": {"exclusiveMinimum": 0, "type": "number"},
+                             "k": {"const": "x"},
+                             "e": {"$ref": "#/components/schemas/E", "default": None}}}
+    assert for_openapi_30(schema) == {
+        "type": "string", "maxLength": 3, "nullable": True, "default": None,
+        "properties": {"n": {"minimum": 0, "exclusiveMinimum": True, "type": "number"},
+                       "k": {"enum": ["x"]},
+                       "e": {"allOf": [{"$ref": "#/components/schemas/E"}], "default": None}}}
 
 
 def test_operation_ids_are_unique_and_refs_resolve() -> None:

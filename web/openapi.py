@@ -1,6 +1,8 @@
-"""The OpenAPI description of /api/v1 (`web/openapi.yaml`), served as JSON at
-``/api/v1/openapi.json``, and a small reference page at ``/api/docs`` rendered on the server
-from the same document (no JavaScript, no CDN)."""
+"""The OpenAPI description of /api/v1 (`web/openapi.yaml`, with the request bodies generated
+from the pydantic models that validate them: `web.openapi_models`), served as JSON at
+``/api/v1/openapi.json``, and a reference page at ``/api/docs`` rendered on the server from the
+same document (Markdown through markdown + nh3; per endpoint its parameters, request and
+response schemas with examples; no JavaScript, no CDN)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,9 @@ from typing import Any
 
 import yaml
 from flask import Blueprint, Response, jsonify, render_template, request
+
+from .openapi_docs import example_of, example_text, fields, ref_name, type_text
+from .openapi_models import add_model_schemas
 
 api = Blueprint("openapi", __name__, url_prefix="/api")
 SPEC_PATH = Path(__file__).with_name("openapi.yaml")
@@ -44,7 +49,7 @@ def _with_access_control(document: dict[str, Any]) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     """The parsed description (read once per process), with the writes' access control."""
     document: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
-    return _with_access_control(document)
+    return add_model_schemas(_with_access_control(document))
 
 
 def resolve(document: dict[str, Any], node: Any) -> Any:
@@ -55,6 +60,22 @@ def resolve(document: dict[str, Any], node: Any) -> Any:
             target = target[part]
         return target
     return node
+
+
+def _content(document: dict[str, Any], content: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each media type of a request or response: its schema's type, fields and an example
+    (JSON bodies only; text and images are named)."""
+    shown = []
+    for media, body in sorted(content.items()):
+        schema = body.get("schema", {})
+        row: dict[str, Any] = {"media": media, "type": type_text(schema),
+                               "ref": ref_name(schema), "fields": [], "example": None}
+        if media.endswith("json"):
+            row["fields"] = fields(document, schema)
+            example = body.get("example", example_of(document, schema))
+            row["example"] = None if example is None else example_text(example)
+        shown.append(row)
+    return shown
 
 
 def operations(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -68,16 +89,35 @@ def operations(document: dict[str, Any]) -> list[dict[str, Any]]:
                 continue
             params = shared + [resolve(document, p) for p in op.get("parameters", [])]
             body = resolve(document, op.get("requestBody")) or {}
+            responses = {str(code): resolve(document, answer)
+                         for code, answer in op.get("responses", {}).items()}
             rows.append({
                 "method": method.upper(), "path": path, "summary": op.get("summary", ""),
                 "description": op.get("description", ""), "tag": (op.get("tags") or [""])[0],
+                "id": op.get("operationId") or f"{method}-{path}",
                 "parameters": [{"name": p["name"], "in": p["in"],
                                 "required": p.get("required", False),
+                                "description": p.get("description", ""),
+                                "type": type_text(p.get("schema", {})),
                                 "schema": p.get("schema", {})} for p in params],
                 "body": sorted(body.get("content", {})),
-                "responses": sorted(str(code) for code in op.get("responses", {})),
+                "request": _content(document, body.get("content", {})),
+                "request_description": body.get("description", ""),
+                "responses": sorted(responses),
+                "answers": [{"code": code, "description": answer.get("description", ""),
+                             "content": _content(document, answer.get("content", {}))}
+                            for code, answer in sorted(responses.items())],
+                "secured": bool(op.get("security")),
             })
     return rows
+
+
+def schema_sections(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every named schema with its fields, for the page's Schemas part."""
+    schemas = document.get("components", {}).get("schemas", {})
+    return [{"name": name, "type": type_text(schema), "fields": fields(document, schema),
+             "description": schema.get("description", "")}
+            for name, schema in sorted(schemas.items())]
 
 
 @api.get("/v1/openapi.json")
@@ -90,5 +130,13 @@ def docs() -> Response:
     document = openapi_document()
     if request.args.get("format") == "json":
         return jsonify(document)
-    return Response(render_template("api_docs.html", info=document["info"],
-                                    operations=operations(document)))
+    ops = operations(document)
+    tags = [{"name": tag["name"], "description": tag.get("description", ""),
+             "operations": [op for op in ops if op["tag"] == tag["name"]]}
+            for tag in document.get("tags", [])]
+    known = {tag["name"] for tag in tags}
+    others = [op for op in ops if op["tag"] not in known]
+    if others:
+        tags.append({"name": "other", "description": "", "operations": others})
+    return Response(render_template("api_docs.html", info=document["info"], tags=tags,
+                                    schemas=schema_sections(document)))

@@ -32,10 +32,11 @@ __all__ = ["importance_chart", "snippet_svg", "trend_svg", "usage_chart", "usage
 
 SVG_STYLE: dict[Any, Any] = {"svg.hashsalt": "featreg", "svg.fonttype": "none"}
 PAGE_STYLE: dict[Any, Any] = {
-    **SVG_STYLE, "font.size": 9, "font.family": "DejaVu Sans", "axes.spines.top": False,
+    **SVG_STYLE, "font.size": 11, "font.family": "DejaVu Sans", "axes.spines.top": False,
     "axes.spines.right": False, "axes.edgecolor": "#94a3b8", "axes.grid": True,
-    "grid.color": "#e2e8f0", "legend.frameon": False, "legend.fontsize": 8}
-REPORT_STYLE: dict[Any, Any] = {**SVG_STYLE, "font.size": 7}
+    "grid.color": "#e2e8f0", "legend.frameon": False, "legend.fontsize": 11}
+REPORT_STYLE: dict[Any, Any] = {**SVG_STYLE, "font.size": 11}
+"""Every chart's text is at least 11 units high (11 px where the chart is shown at its size)."""
 TOP_READERS = 6
 DECLARED_COLOURS = ["#2563eb", "#16a34a", "#0e7490", "#7c3aed", "#64748b", "#ca8a04"]
 UNDECLARED_COLOURS = ["#dc2626", "#f97316", "#be123c", "#fb7185", "#b45309", "#e11d48"]
@@ -170,7 +171,7 @@ def snippet_svg(snippet: GraphSnippet | None) -> str | None:
         return None
     dot = graphviz.Digraph(graph_attr={"rankdir": "LR", "bgcolor": "transparent",
                                        "nodesep": "0.15", "ranksep": "0.3"},
-                           node_attr={"fontname": "Helvetica", "fontsize": "9",
+                           node_attr={"fontname": "Helvetica", "fontsize": "11",
                                       "style": "filled", "height": "0.3", "margin": "0.06,0.02"},
                            edge_attr={"arrowsize": "0.6", "color": "#666666"})
     ids = {node["id"]: f"n{index}" for index, node in enumerate(snippet["nodes"])}
@@ -204,7 +205,7 @@ def usage_svg(daily: Sequence[Sequence[Any]], *, end: date, days: int) -> str:
         ax.margins(x=0.01)
         figure.subplots_adjust(left=0.16, right=0.86, bottom=0.24, top=0.94)
 
-    return _draw((3.6, 0.9), REPORT_STYLE, draw)
+    return _draw((4.4, 1.3), REPORT_STYLE, draw)
 
 
 def trend_svg(trend: Sequence[dict[str, Any]]) -> str | None:
@@ -222,7 +223,7 @@ def trend_svg(trend: Sequence[dict[str, Any]]) -> str | None:
         ax.set_ylabel("open findings")
         ax.set_ylim(bottom=0)
         ax.spines[["top", "right"]].set_visible(False)
-        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=6)
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=11)
         figure.subplots_adjust(left=0.09, right=0.72, bottom=0.16, top=0.95)
 
-    return _draw((5.2, 1.6), REPORT_STYLE, draw)
+    return _draw((7.2, 2.6), REPORT_STYLE, draw)

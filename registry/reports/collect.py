@@ -39,7 +39,9 @@ class FindingHistory:
     status: str
 
     def open_at(self, moment: datetime) -> bool:
-        if self.first_seen > moment:
+        """Open at the end of a period that ends just before `moment` (a week ends where the
+        next begins: a finding first seen at that instant belongs to the next week)."""
+        if self.first_seen >= moment:
             return False
         if self.status == "resolved":
             return self.resolved_at is not None and self.resolved_at > moment
