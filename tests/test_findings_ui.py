@@ -294,3 +294,19 @@ def test_undocumented_feature_points_to_its_declaration(web: FlaskClient) -> Non
     assert "does not keep the YAML file and line" in html
     text = " ".join(_main_text(html).split())
     assert "instead. Reason: superseded" in text
+
+
+def test_a_finding_page_offers_its_actions(web: FlaskClient, catalog_url: str) -> None:
+    undeclared = "undeclared_consumer"
+    reader = _ok(web, f"/findings/{finding_id(catalog_url, undeclared, SLASH_PRINCIPAL)}")
+    yaml_box = re.search(r'<pre id="register-yaml">(.*?)</pre>', reader, re.DOTALL)
+    assert yaml_box and "user_clicks_30d" in yaml.safe_load(
+        unescape(yaml_box.group(1)))["consumers"][0]["features"]
+    registered = _ok(web, f"/findings/{finding_id(catalog_url, undeclared, 'ctr_model')}")
+    assert 'id="register-yaml"' not in registered
+    copy = _ok(web, f"/findings/{finding_id(catalog_url, 'correlated', 'user_clicks_30d_copy')}")
+    command = re.search(r'<pre id="deprecate-command">(.*?)</pre>', copy, re.DOTALL)
+    assert command and "--replacement user_clicks_30d" in unescape(command.group(1))
+    undocumented = _ok(web, f"/findings/{finding_id(catalog_url, 'undocumented', 'old_feature')}")
+    assert 'href="/api/v1/catalog/objects/old_feature"' in undocumented
+    assert 'id="deprecate-command"' not in undocumented, "old_feature is deprecated already"

@@ -42,7 +42,7 @@ def finding(finding_id: int) -> Response:
     data = finding_detail(db(), finding_id)
     if wants_json():
         return respond("finding.html", data)
-    extras = finding_page_extras(db(), data)
+    extras = finding_page_extras(db(), data, today=datetime.now(UTC).date())
     return respond("finding.html", data, picture_svg=draw_picture(extras["picture"]),
                    **extras)
 

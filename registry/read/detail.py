@@ -39,7 +39,7 @@ from registry.read.common import (
 from registry.read.finding_actions import (
     declaration_pointer,
     deprecation_suggestion,
-    register_reader_yaml,
+    register_yaml_for,
 )
 from registry.read.finding_detail import findings_with_membership, member_findings
 from registry.read.health import feature_stats_history, stats_charts
@@ -234,21 +234,12 @@ def consumer_detail(session: Session, name: str, *, now: datetime | None = None
         "undeclared_reads": [r for r in reads if r["feature"] not in declared_names],
         "declared_unread": sorted(declared_names - {r["feature"] for r in reads}),
         "closure": closure, "findings": findings,
-        "register_yaml": None if consumer is not None else _register_yaml(session, name,
-                                                                             reads),
+        "register_yaml": None if consumer is not None else register_yaml_for(
+            session, name, [r["feature"] for r in reads]),
         **_observed_io(datasets, produces),
         "history": object_history(session, "consumer", name),
         "config_versions": consumer_config_versions(session, name),
     }
-
-
-def _register_yaml(session: Session, name: str, reads: list[dict[str, Any]]) -> str:
-    """The YAML that registers an observed principal, declaring the catalog features it read."""
-    read = sorted({r["feature"] for r in reads})
-    known: set[str] = set()
-    for chunk in chunks(read):
-        known.update(session.scalars(select(m.Feature.name).where(m.Feature.name.in_(chunk))))
-    return register_reader_yaml(name, sorted(known), not_in_catalog=len(read) - len(known))
 
 
 def _closure_readiness(session: Session, sources: list[str]) -> dict[str, Any]:

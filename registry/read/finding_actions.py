@@ -14,6 +14,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.core.batches import chunks
 from registry.read.common import iso
 from registry.store import models as m
 
@@ -51,6 +52,37 @@ def register_reader_yaml(name: str, reads: Iterable[str], *, owner: str | None =
     return (f"# Register this reader: set owner to your team and kind to one of: "
             f"{CONSUMER_KINDS};\n# then `featreg plan FILE` and `featreg apply FILE`.\n"
             f"{left_out}{body}")
+
+
+def register_yaml_for(session: Session, name: str, reads: Iterable[str]) -> str:
+    """`register_reader_yaml` for a principal seen reading `reads`, declaring those that are
+    catalog features (the others are counted in a comment)."""
+    read = sorted(set(reads))
+    known: set[str] = set()
+    for chunk in chunks(read):
+        known.update(session.scalars(select(m.Feature.name).where(m.Feature.name.in_(chunk))))
+    return register_reader_yaml(name, sorted(known), not_in_catalog=len(read) - len(known))
+
+
+def finding_actions(session: Session, finding: Mapping[str, Any], *, today: date
+                    ) -> dict[str, Any]:
+    """The actions of a finding's page: the YAML that registers an unregistered reader, the
+    deprecation of a candidate feature, where an undocumented feature was declared."""
+    subject, evidence = finding["subject"], finding.get("evidence") or {}
+    actions: dict[str, Any] = {"register_yaml": None, "deprecate": None, "declaration": None}
+    if finding["kind"] == "undeclared_consumer" and evidence.get("registered") is False:
+        reads = [r.get("feature") for r in evidence.get("reads") or [] if isinstance(r, dict)]
+        actions["register_yaml"] = register_yaml_for(session, subject["name"],
+                                                     [r for r in reads if isinstance(r, str)])
+    if subject["type"] == "feature":
+        status = session.scalar(select(m.Feature.status)
+                                .where(m.Feature.name == subject["name"]))
+        if status is not None:
+            actions["deprecate"] = deprecation_suggestion(subject["name"], status, [finding],
+                                                          today=today)
+            if finding["kind"] == "undocumented":
+                actions["declaration"] = declaration_pointer(session, subject["name"])
+    return actions
 
 
 def _replacement(findings: Sequence[Mapping[str, Any]]) -> str | None:

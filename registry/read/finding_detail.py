@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Text, cast, select
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from registry.findings.explain import explain_sentence
 from registry.findings.records import finding_to_dict, get_finding
 from registry.read.common import ACTIVE_STATUSES, object_history, run
+from registry.read.finding_actions import finding_actions
 from registry.read.finding_evidence import evidence_layout
 from registry.store import models as m
 
@@ -33,10 +35,13 @@ def finding_detail(session: Session, finding_id: int) -> dict[str, Any]:
     return data
 
 
-def finding_page_extras(session: Session, data: dict[str, Any]) -> dict[str, Any]:
-    """What only the page needs: the evidence as tables and the graph of a loop or cluster."""
+def finding_page_extras(session: Session, data: dict[str, Any], *, today: date
+                        ) -> dict[str, Any]:
+    """What only the page needs: the evidence as tables, the graph of a loop or cluster, the
+    explanation's names as code, and the actions ready to paste or click."""
     return {"layout": evidence_layout(data), "picture": finding_picture(session, data),
-            "explanation_parts": code_spans(data["explanation"])}
+            "explanation_parts": code_spans(data["explanation"]),
+            "actions": finding_actions(session, data, today=today)}
 
 
 def code_spans(text: str) -> list[dict[str, Any]]:
