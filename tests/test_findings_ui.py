@@ -310,3 +310,58 @@ def test_a_finding_page_offers_its_actions(web: FlaskClient, catalog_url: str) -
     undocumented = _ok(web, f"/findings/{finding_id(catalog_url, 'undocumented', 'old_feature')}")
     assert 'href="/api/v1/catalog/objects/old_feature"' in undocumented
     assert 'id="deprecate-command"' not in undocumented, "old_feature is deprecated already"
+
+
+def test_membership_and_bulk_changes_on_both_databases(db_url: str) -> None:
+    """The membership query reads the stored JSON as text on SQLite and PostgreSQL alike
+    (names with LIKE wildcards and non-ASCII letters included); bulk changes are all or none."""
+    from datetime import UTC, datetime
+
+    from registry.analysis.inputs import FindingDraft
+    from registry.core.errors import Forbidden, InvalidInput
+    from registry.findings.bulk import set_status_many
+    from registry.findings.records import record_findings
+    from registry.read.finding_detail import member_findings
+
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    cycle = [("consumer", "m1"), ("source", "m1.out"), ("feature", "pred_%é")]
+    drafts = [
+        FindingDraft(kind="feedback_loop", subject_type="consumer", subject_name="m1",
+                     related=tuple(cycle[1:]), summary="direct feedback loop",
+                     evidence={"cycle": [{"type": t, "name": n} for t, n in cycle]}),
+        FindingDraft(kind="correlated", subject_type="feature", subject_name="a_copy",
+                     related=(("feature", "a"),), severity="info", summary="redundant",
+                     evidence={"keeper": "a", "cluster": ["a", "a_copy", "a_b"]}),
+    ]
+    with session_scope(session_factory(db_url)) as session:
+        run = m.AnalysisRun(analysis_time=now)
+        session.add(run)
+        session.flush()
+        record_findings(session, drafts, run=run, now=now, owners={})
+    with session_scope(session_factory(db_url)) as session:
+        assert [f["kind"] for f in member_findings(session, "feature", "pred_%é")] == \
+            ["feedback_loop"]
+        assert member_findings(session, "feature", "pred_Xé") == []
+        assert [f["kind"] for f in member_findings(session, "source", "m1.out")] == \
+            ["feedback_loop"]
+        assert member_findings(session, "consumer", "m1") == [], "its own, not as a member"
+        assert [f["kind"] for f in member_findings(session, "feature", "a_b")] == ["correlated"]
+        assert member_findings(session, "feature", "aXb") == []
+        ids = sorted(session.scalars(select(m.Finding.id)))
+
+    def refuse_correlated(finding: m.Finding) -> None:
+        if finding.kind == "correlated":
+            raise Forbidden("not yours")
+
+    with pytest.raises(Forbidden), session_scope(session_factory(db_url)) as session:
+        set_status_many(session, ids, action="acknowledge", reason="r", actor="t", now=now,
+                        check=refuse_correlated)
+    with pytest.raises(InvalidInput), session_scope(session_factory(db_url)) as session:
+        set_status_many(session, ids, action="delete", reason="r", actor="t", now=now)
+    with session_scope(session_factory(db_url)) as session:
+        assert set(session.scalars(select(m.Finding.status))) == {"open"}
+        set_status_many(session, ids, action="suppress", reason="later", actor="t", now=now)
+    with session_scope(session_factory(db_url)) as session:
+        assert set(session.scalars(select(m.Finding.status))) == {"suppressed"}
+        assert len(session.scalars(select(m.AuditEvent).where(
+            m.AuditEvent.object_type == "finding")).all()) == 2
