@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from conftest import admin_token
@@ -239,3 +240,47 @@ def test_run_now_needs_an_admin_and_a_form_token(app: Flask, catalog_url: str) -
     assert status == "succeeded"
     last = {j["job"]: j for j in admin.get("/api/v1/jobs").get_json()["jobs"]}["sunset"]
     assert last["last_run"]["status"] == "succeeded" and last["last_run"]["trigger"] == "manual"
+
+
+# ----- the same queries on both databases -------------------------------------------------------
+
+
+def test_list_usage_and_audit_queries_agree_on_sqlite_and_postgresql(
+        db_url: str, tmp_path: Path) -> None:
+    from web_catalog import NOW, build_catalog
+
+    from registry.core.settings import SchedulerSettings
+    from registry.read import audit, browse, ops
+    from registry.read.catalog_usage import UsageTable
+    from registry.read.freshness import analysis_freshness
+    from registry.read.team_usage import undeclared_reads
+
+    build_catalog(db_url, tmp_path)
+    with session_scope(session_factory(db_url)) as session:
+        sources = browse.sources_page(session, browse.ListQuery(sort="-features"))
+        assert [(s["name"], s["features"]) for s in sources["items"]] == [
+            ("warehouse.clicks", 4), ("ctr_model.scores", 1)]
+        consumers = browse.consumers_page(session, browse.ListQuery(
+            q="MODEL", sort="-features", filters={"owner": "risk"}))
+        assert [(c["name"], c["features"]) for c in consumers["items"]] == [("fraud_model", 3)]
+        readers = {p.name: p for p in browse.principal_rows(session, NOW)}
+        assert readers[SLASH_PRINCIPAL].total_reads == readers[SLASH_PRINCIPAL].reads == 40
+        assert not readers[SLASH_PRINCIPAL].registered and readers["ctr_model"].registered
+        history = audit.history_page(session, browse.ListQuery(filters={
+            "actor": "Alice", "type": "consumer", "since": "2000-01-01"}))
+        assert history["items"] and {e["name"] for e in history["items"]} == {
+            "ctr_model", "fraud_model"}
+        usage = UsageTable.load(session, NOW)
+        assert usage.get("user_clicks_30d").reads_30d == 30 * 7 + 5 + 10 * 2
+        assert usage.get("user_clicks_30d").readers == 3
+        assert usage.get("user_clicks_30d").top_share == pytest.approx(0.9 / 1.001)
+        assert usage.get("bulk_feature_000") == usage.get("no such feature")
+        undeclared = undeclared_reads(session, "growth")
+        assert {(r["principal"], r["feature"]) for r in undeclared["items"]} >= {
+            ("ctr_model", "user_clicks_30d"), (SLASH_PRINCIPAL, "user_clicks_30d"),
+            (XSS_PRINCIPAL, "user_clicks_7d")}
+        assert undeclared["total"] == len(undeclared["items"])
+        jobs = {j["job"]: j for j in ops.jobs_overview(session, SchedulerSettings())}
+        assert jobs["analysis"]["last_run"] is None and jobs["analysis"]["next_run"]
+        assert analysis_freshness(session, NOW + timedelta(hours=2))["stale"] is False
+        assert analysis_freshness(session, NOW + timedelta(days=2))["age"] == "2 days"
