@@ -123,7 +123,7 @@ def source_lineage(session: Session, source: str) -> dict[str, Any]:
                             f"{', '.join(sorted(producers))} as its producer")
         else:
             warnings.append(f"{writer} was seen writing this source, which names no "
-                            "producer (produced_by) and no consumer declares it in produces")
+                            "producer (no consumer declares it in produces)")
     stats = session.scalars(select(m.OpenLineageColumnStat)
                             .where(m.OpenLineageColumnStat.source == source)
                             .order_by(m.OpenLineageColumnStat.at.desc(),

@@ -16,6 +16,7 @@ from registry.analysis.inputs import (
 from registry.catalog.state import CatalogState, load_state
 from registry.core.settings import Settings
 from registry.evidence.freshness import latest_updates
+from registry.evidence.openlineage_read import observed_outputs
 from registry.findings.evidence_loader import load_evidence, load_snapshot_history
 from registry.store import models as m
 
@@ -42,8 +43,10 @@ def load_catalog(session: Session, state: CatalogState, *, now: datetime | None 
                           freshness=s.get("freshness"), readiness=s.get("readiness"),
                           registered=registered.get(n), last_update=updated.get(n))
                for n, s in state.sources.items()]
+    written = observed_outputs(session)  # observed outputs count as declared `produces` do
     consumers = [ConsumerInfo(name=n, kind=c["kind"], owner=c["owner"],
-                              features=tuple(c["features"]), produces=tuple(c["produces"]),
+                              features=tuple(c["features"]),
+                              produces=tuple(sorted({*c["produces"], *written.get(n, ())})),
                               stage=c.get("stage") or "development")
                  for n, c in state.consumers.items()]
     sizes = dict(session.execute(select(m.ChangeSet.id, m.ChangeSet.features_added)).all())
