@@ -70,14 +70,15 @@ def _members(finding: dict[str, Any]) -> set[tuple[str, str]]:
 
 def member_findings(session: Session, object_type: str, name: str) -> list[dict[str, Any]]:
     """Active loop and cluster findings about other objects that this object is part of,
-    each marked ``member``. The database narrows by the quoted name in the stored JSON; the
-    exact membership is then checked on the decoded evidence."""
+    each marked ``member``. ``related`` names every other node of a loop and the feature a
+    cluster keeps (each other member has its own finding about the cluster), so the database
+    narrows by the quoted name in that short JSON; the exact membership is then checked on the
+    decoded finding."""
     quoted = json.dumps(name)
     rows = session.scalars(select(m.Finding).where(
         m.Finding.kind.in_(MEMBER_KINDS), m.Finding.status.in_(ACTIVE_STATUSES),
         ~((m.Finding.subject_type == object_type) & (m.Finding.subject_name == name)),
-        cast(m.Finding.related, Text).contains(quoted, autoescape=True)
-        | cast(m.Finding.evidence, Text).contains(quoted, autoescape=True)))
+        cast(m.Finding.related, Text).contains(quoted, autoescape=True)))
     found = []
     for row in rows:
         data = finding_to_dict(row)
