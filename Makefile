@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT_PACKAGES := graphviz chromium chromium-driver
 
-.PHONY: setup system-packages demo test test-fast lint bench bench-quick clean
+.PHONY: setup system-packages demo test test-fast lint bench bench-quick bench-peers clean
 
 setup: system-packages $(STAMP)
 
@@ -49,6 +49,19 @@ bench: setup
 
 bench-quick: setup
 	$(BIN)/python benchmarks/run_all.py --quick $(ARGS)
+
+# Featreg against Feast (benchmarks/peers_feast.py): Feast in its own virtualenv, N = 10, 50,
+# 200, 500 feature views of 20 features; table on stdout, figures in benchmarks/results/.
+FEAST_VENV := .bench-venv-feast
+FEAST_VERSION ?= 0.67.0
+
+$(FEAST_VENV)/.installed:
+	test -d $(FEAST_VENV) || $(PYTHON) -m venv $(FEAST_VENV)
+	$(FEAST_VENV)/bin/pip install -q "feast==$(FEAST_VERSION)"
+	touch $@
+
+bench-peers: setup $(FEAST_VENV)/.installed
+	$(BIN)/python benchmarks/peers_feast.py --feast-venv $(FEAST_VENV) $(ARGS)
 
 clean:
 	rm -rf $(VENV) demo.db* .pytest_cache
