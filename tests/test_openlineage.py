@@ -305,7 +305,7 @@ def live(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
     server = subprocess.Popen([featreg, "--db", db, "serve", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded 2-core machine starts gunicorn slowly
     while True:
         try:
             with urllib.request.urlopen(base + "/api/v1/openapi.json", timeout=2):
