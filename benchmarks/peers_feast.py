@@ -223,7 +223,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.sizes = [10]
-    feast_bin = args.feast_venv / "bin"
+    feast_bin = args.feast_venv.resolve() / "bin"
     if not (feast_bin / "feast").exists():
         sys.exit(f"no Feast in {args.feast_venv}: run `make bench-peers` (it installs it)")
     results = []
