@@ -54,7 +54,7 @@ def routes(url: str, rng: random.Random, count: int) -> dict[str, list[str]]:
         "feature_json": [f"/api/v1/features/{quote(n)}" for n in pick],
         "lineage_api": [f"/api/v1/lineage/{quote(n)}" for n in pick],
         "lineage_page": [f"/lineage/{quote(n)}" for n in pick],
-        "graph_explorer": ["/graph?limit=500"] * min(count, 3),
+        "graph_explorer": [f"/graph?team=team{rng.randrange(20):02d}" for _ in range(count)],
     }
 
 
