@@ -74,9 +74,10 @@ LAYOUTS: dict[str, KindLayout] = {
                 "shares": "Its importance share per consumer"},
         hide=frozenset({"members", "changeset"})),
     "epsilon": KindLayout(
-        order=("max_share", "threshold", "declared_by", "importance", "shares"),
-        titles={"importance": "Importance per consumer", "shares": "Share per consumer",
-                "cluster_shares": "Its correlated cluster's share per consumer"}),
+        order=("max_share", "threshold", "declared_by", "importance"),
+        titles={"importance": "Importance per consumer",
+                "cluster_shares": "Its correlated cluster's share per consumer"},
+        hide=frozenset({"shares"})),  # the importance table has each consumer's share
     "correlated": KindLayout(
         order=("keeper", "reason_text", "pearson", "spearman", "n", "threshold", "candidates",
                "pairs"),
