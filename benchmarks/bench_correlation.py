@@ -16,6 +16,18 @@ each) so a busy machine slows both alike; pandas runs once.
     python benchmarks/bench_correlation.py                       # 100,000 x 500, then 2,000
     python benchmarks/bench_correlation.py --missing 10          # 10 columns with 10% NaN
     python benchmarks/bench_correlation.py --rows 5000 --cols 60 --big-cols 100   # smoke test
+
+Whole process (`--whole-process`), as a user runs it: the Parquet file is written once, then
+each of these runs as a fresh process and is timed from outside (best of --process-repeats for
+Featreg and the floor, once for the slow baselines): `featreg snapshot correlate FILE` (with
+`--method pearson`, and with the default, both methods), the pandas script a data scientist
+writes instead (`read_parquet` + `DataFrame.corr()` + select the pairs), feature-engine's
+`DropCorrelatedFeatures` (when installed: `pip install -e '.[bench]'`), and the floor: a script
+that reads the file with pyarrow into a float64 matrix, centres it and multiplies `Z.T @ Z`.
+Featreg's pairs are checked against the pandas script's (to 1e-9).
+
+    python benchmarks/bench_correlation.py --whole-process                     # 100,000 x 500
+    python benchmarks/bench_correlation.py --whole-process --rows 200000 --cols 1000
 """
 
 from __future__ import annotations
@@ -189,6 +201,94 @@ def time_methods(frame: pd.DataFrame, args: argparse.Namespace) -> bool:
     return ok
 
 
+PANDAS_SCRIPT = """
+import json, sys
+import numpy as np, pandas as pd
+frame = pd.read_parquet(sys.argv[1])
+matrix = frame.corr(method=sys.argv[2]).to_numpy()
+rows, cols = np.nonzero(np.triu(np.abs(matrix) >= float(sys.argv[3]), 1))
+names = frame.columns
+print(json.dumps([[names[i], names[j], float(matrix[i, j])] for i, j in zip(rows, cols)]))
+"""
+FEATURE_ENGINE_SCRIPT = """
+import sys
+import pandas as pd
+from feature_engine.selection import DropCorrelatedFeatures
+frame = pd.read_parquet(sys.argv[1])
+selector = DropCorrelatedFeatures(method=sys.argv[2], threshold=float(sys.argv[3]))
+print(len(selector.fit(frame).features_to_drop_))
+"""
+FLOOR_SCRIPT = """
+import sys
+import numpy as np, pyarrow.parquet as pq
+table = pq.read_table(sys.argv[1])
+z = np.empty((table.num_rows, table.num_columns), order="F")
+for k, column in enumerate(table.columns):
+    x = column.to_numpy()
+    np.subtract(x, x.mean(), out=z[:, k])
+print((z.T @ z).shape)
+"""
+
+
+def process_seconds(command: list[str], repeats: int = 1) -> tuple[float, str]:
+    """Best wall time of a fresh process over ``repeats`` runs, and its output."""
+    best, output = float("inf"), ""
+    for _ in range(repeats):
+        start = time.perf_counter()
+        done = subprocess.run(command, check=True, capture_output=True, text=True)
+        best = min(best, time.perf_counter() - start)
+        output = done.stdout
+    return best, output
+
+
+def feature_engine_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("feature_engine") is not None
+
+
+def whole_process(args: argparse.Namespace) -> bool:
+    """Time the command line against the pandas script, feature-engine and the floor."""
+    featreg = str(Path(sys.executable).parent / "featreg")
+    with tempfile.TemporaryDirectory(prefix="featreg-bench-") as folder:
+        path = Path(folder) / "snapshot.parquet"
+        build_frame(args.rows, args.cols, 0).to_parquet(path, index=False)
+        threshold = str(args.threshold)
+        print(f"whole process, {args.rows:,} rows x {args.cols} float columns "
+              f"({path.stat().st_size / 2**20:,.0f} MiB Parquet), threshold {threshold}")
+        ours = {}
+        for method in ("pearson", "both"):
+            ours[method] = process_seconds(
+                [featreg, "snapshot", "correlate", str(path), "--method", method,
+                 "--threshold", threshold, "--format", "json"], args.process_repeats)
+        floor, _ = process_seconds([sys.executable, "-c", FLOOR_SCRIPT, str(path)],
+                                   args.process_repeats)
+        pandas_s, pandas_out = process_seconds(
+            [sys.executable, "-c", PANDAS_SCRIPT, str(path), "pearson", threshold])
+        engine_s = None
+        if feature_engine_installed() and not args.skip_feature_engine:
+            engine_s, _ = process_seconds(
+                [sys.executable, "-c", FEATURE_ENGINE_SCRIPT, str(path), "pearson", threshold])
+    reference = {(a, b): r for a, b, r in json.loads(pandas_out)}
+    mine = {(p["a"], p["b"]): p["pearson"] for p in json.loads(ours["pearson"][1])}
+    same, diff = compare_pairs(mine, reference, args.threshold)
+    row = "{:58s} {:9.2f} {:>22s}"
+    print(f"{'measure (fresh process, wall)':58s} {'seconds':>9s} {'ratio':>22s}")
+    print(row.format("pandas: read_parquet + DataFrame.corr() + pairs", pandas_s, ""))
+    if engine_s is not None:
+        print(row.format("feature-engine DropCorrelatedFeatures (pearson)", engine_s, ""))
+    for method, label in (("pearson", "--method pearson"), ("both", "default: both methods")):
+        seconds = ours[method][0]
+        ratio = f"{pandas_s / seconds:.1f}x faster than pandas"
+        print(row.format(f"featreg snapshot correlate ({label})", seconds, ratio))
+        if engine_s is not None:
+            print(row.format("", seconds, f"{engine_s / seconds:.1f}x faster than f-e"))
+    print(row.format("floor: pyarrow read + centre + Z.T @ Z (float64)", floor,
+                     f"featreg pearson {ours['pearson'][0] / floor:.2f}x floor"))
+    print(f"  {len(mine)} pairs, same as pandas: {same}, largest difference {diff:.1e}")
+    return same
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -201,11 +301,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="runs of our code and the floor")
     parser.add_argument("--skip-spearman-baseline", action="store_true",
                         help="do not run pandas' (slow) Spearman")
+    parser.add_argument("--whole-process", action="store_true",
+                        help="time the command line against the pandas script as processes")
+    parser.add_argument("--process-repeats", type=int, default=2)
+    parser.add_argument("--skip-feature-engine", action="store_true")
     parser.add_argument("--child", nargs=2, metavar=("FILE", "METHOD"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
+    if args.whole_process:
+        ok = whole_process(args)
+        print("all checks passed" if ok else "CHECKS FAILED")
+        sys.exit(0 if ok else 1)
 
     with tempfile.TemporaryDirectory(prefix="featreg-bench-") as folder:
         path = Path(folder) / "snapshot.parquet"
