@@ -47,6 +47,8 @@ from urllib.parse import quote
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_web import WORDS, build_catalog, free_port  # noqa: E402
+from benchlib import Figure  # noqa: E402
+from benchlib import report as benchlib_report  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -243,6 +245,21 @@ def report(results: list[Result], elapsed: float, rate: float, overload: bool) -
     if overload:
         print(f"overload: {len(refused)} of {len(results)} refused "
               f"({100 * len(refused) / max(1, len(results)):.1f}%)")
+    reads = [r.latency for r in ok if r.kind not in WRITES]
+    searches = [r.latency for r in ok if r.kind == "search"]
+    figures = [
+        Figure("served 2xx requests/s", len(ok) / elapsed, "req/s", baseline=rate,
+               baseline_name="rate asked", target=None if overload else 0.95 * rate,
+               higher_is_better=True),
+        Figure("read p99", pct(reads, .99) / 1000, baseline=pct(searches, .5) / 1000,
+               baseline_name="search p50", target=None if overload else 0.2),
+        *(Figure(f"{kind} p95", pct([r.latency for r in ok if r.kind == kind], .95) / 1000)
+          for kind, _ in MIX),
+        Figure("errors (not 2xx, not 503)", len(errors), "", target=0),
+        Figure("refused (503)", len(refused), "", note=f"{with_retry} with Retry-After"),
+    ]
+    benchlib_report("load_test.py" + (" --overload" if overload else ""), figures,
+                    rate=rate)
 
 
 def verify(url: str, plan: Plan, results: list[Result]) -> bool:
