@@ -2,10 +2,11 @@
 
 The corpus (tests/fixtures/openlineage_producers/, built with the openlineage-python client by
 build.py) holds what Airflow, Spark, dbt, Flink, the Python client and Marquez's seed data send.
-It is posted to a live server three times: one event a request with the client's HTTP transport,
-then as one gzip batch (byte for byte, nulls included), then one event a request with the
-client's gzip compression; and ingested by `featreg openlineage ingest` into a second database.
-On SQLite and on PostgreSQL:
+It is posted to a live server three times: one event a request with the client's HTTP transport
+(an event holding nulls as it is: the transport would drop them), then as one gzip batch with
+every object's keys in another order, then one event a request with the client's gzip
+compression; and ingested by `featreg openlineage ingest` into a second database. On SQLite and
+on PostgreSQL:
 
 - every event but the one without a runId is accepted; retries change nothing;
 - the tasks, actions and models of a registered DAG, Spark application or dbt run are never
@@ -341,6 +342,17 @@ def test_no_task_of_a_registered_parent_is_an_unregistered_reader(world: World) 
     assert not {s for s in subjects if any(child in s for child in CHILD_JOBS)}, subjects
     assert not subjects & REGISTERED_PARENTS  # each declared everything its tasks read
     assert subjects - {STREAMING} == {
+        "ml-platform/churn_training", "ml-platform/payments_audit", "ml-platform/inventory_sync",
+        "food_delivery/etl_orders_7_days"}
+
+
+def test_the_unregistered_readers_list_holds_no_task_of_a_registered_parent(
+        world: World) -> None:
+    listed = requests.get(f"{world.base}/api/v1/principals?registered=no&per_page=100",
+                          timeout=30)
+    assert listed.status_code == 200
+    names = {item["name"] for item in listed.json()["items"]}
+    assert names - {STREAMING} == {
         "ml-platform/churn_training", "ml-platform/payments_audit", "ml-platform/inventory_sync",
         "food_delivery/etl_orders_7_days"}
 
