@@ -85,9 +85,9 @@ def _legacy(f: Finding) -> str:
         newer = _quoted(s.get("feature") for s in e.get("superseded_by", []))
         return (f"`{name}` has been superseded by {newer}: they carry the same signal "
                 f"(correlated at least {e.get('correlation_threshold', 0.95):g}) and the newer "
-                f"one carries the importance, while `{name}` adds {percent(e.get('max_share'))}"
-                f". Move its consumers ({_quoted(e.get('declared_by', []))}) to the newer "
-                f"feature, then deprecate it.")
+                f"one carries the importance, while the largest importance share of `{name}` "
+                f"is {percent(e.get('max_share'))}. Move its consumers "
+                f"({_quoted(e.get('declared_by', []))}) to the newer feature, then deprecate it.")
     read = (f"was last read on {_day(e.get('last_read'))}" if e.get("last_read")
             else "has never been read")
     return (f"`{name}` {read}: nobody has read it in the last {e.get('window_days', 90)} days. "
