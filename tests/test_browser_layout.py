@@ -5,8 +5,8 @@ feedback loop of the catalog, with labels legible and pan, zoom and focus workin
 Debian's Chromium driven by Playwright against the live server of tests/test_browser.py (the
 seeds/ demo organisation). A full-page screenshot of each page at each width is saved under
 $FEATREG_SCREENSHOT_DIR when set (CI keeps that folder as the run's artefact), else under the
-test run's temporary folder; each file is named <width>-<page>.png (the whole page, or its first screen when it is
-longer than MAX_SHOT_HEIGHT).
+test run's temporary folder; each file is named <width>-<page>.png (the whole page, or its
+first screen when it is longer than MAX_SHOT_HEIGHT).
 """
 
 from __future__ import annotations
