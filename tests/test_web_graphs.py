@@ -84,3 +84,76 @@ def test_object_links_match_the_routes(kind: str, endpoint: str, arg: str,
             assert adapter.match(unquote(object_url(kind, name)))[1] == {arg: name}
     with app.test_request_context("/"):
         assert object_url("finding", 12) == url_for("findings.finding", finding_id=12)
+
+
+def _edges(graph: dict[str, Any], kind: str | None = None) -> set[tuple[str, str]]:
+    return {(e["from"], e["to"]) for e in graph["edges"]
+            if (e["kind"] == kind if kind else e["loop"])}
+
+
+def test_the_explorer_keeps_every_undeclared_read_and_loop_whatever_the_limit(
+        catalog_url: str) -> None:
+    from registry.read.graph import catalog_graph
+    from registry.store.db import session_factory, session_scope
+
+    with session_scope(session_factory(catalog_url)) as session:
+        everything = catalog_graph(session, limit=10_000).to_dict()
+        small = catalog_graph(session, limit=10).to_dict()
+        team = catalog_graph(session, team="ads", depth=1, limit=10).to_dict()
+    undeclared, loops = _edges(everything, "undeclared"), _edges(everything)
+    assert undeclared and loops and not everything["truncated"]
+    assert _edges(small, "undeclared") == undeclared and _edges(small) == loops
+    assert small["truncated"] and small["available"] == len(everything["nodes"])
+    left = small["left_out"]
+    assert sum(left.get(kind, 0) for kind in ("feature", "source", "consumer")) == (
+        len(everything["nodes"]) - len(small["nodes"]))
+    assert small["warnings"] == {"undeclared": len(undeclared), "loop_edges": len(loops)}
+    # one team's part: its loop and the undeclared reads of what it owns or reads
+    assert _edges(team) == loops
+    assert ("feature:user_clicks_7d", "consumer:<script>alert(\"xss-principal\")</script>") in (
+        _edges(team, "undeclared") | _edges(small, "undeclared"))
+
+
+def test_warned_objects_come_before_the_rest(catalog_url: str) -> None:
+    from registry.read.graph import catalog_graph
+    from registry.store.db import session_factory, session_scope
+
+    with session_scope(session_factory(catalog_url)) as session:
+        everything = catalog_graph(session, limit=10_000).to_dict()
+        must = catalog_graph(session, limit=1).to_dict()
+        warned = [n["id"] for n in everything["nodes"]
+                  if n["severity"] in ("critical", "warning") and n["id"] not in
+                  {m["id"] for m in must["nodes"]}]
+        assert warned, "the fixture has warnings beyond the undeclared reads and the loop"
+        one_more = catalog_graph(session, limit=len(must["nodes"]) + 1).to_dict()
+    added = {n["id"] for n in one_more["nodes"]} - {n["id"] for n in must["nodes"]}
+    assert added and added <= set(warned)
+    assert one_more["left_out"]["warned"] == must["left_out"]["warned"] - 1
+
+
+def test_spring_layout_groups_teams_around_labels() -> None:
+    graph = sample_graph()
+    graph["nodes"][1]["health"] = ["unstable"]
+    graph["edges"].append({"from": "feature:f0", "to": "feature:f2", "kind": "undeclared",
+                           "loop": True})
+    spring = build_dot(graph, links, spring=True)
+    assert "cluster_" not in spring
+    assert spring.count('class="team-label"') == 3 and "style=invis" in spring
+    assert 'class="feature health-unstable"' in spring and "#fbcfe8" in spring
+    assert 'class="undeclared loop"' in spring
+    svg = SvgRenderer().render(spring, "sfdp")
+    assert svg.count('class="node team-label"') == 3 and 'class="edge undeclared loop"' in svg
+    assert svg.count('class="node feature') == 12
+
+
+def test_explorer_focus_and_what_it_says_about_the_cut(app: Any) -> None:
+    web = app.test_client()
+    page = web.get("/graph?focus=feature:user_clicks_7d&depth=1").get_data(as_text=True)
+    assert "Focused on feature" in page and 'class="node feature focus' in page
+    assert web.get("/graph?focus=user_clicks_7d").status_code == 200  # a bare name
+    missing = web.get("/graph?focus=no_such_thing").get_data(as_text=True)
+    assert "banner-warning" in missing and "no_such_thing" in missing
+    cut = web.get("/graph?limit=10").get_data(as_text=True)
+    assert "Left out by the node limit" in cut and "Every undeclared read" in cut
+    data = web.get("/api/v1/graph?limit=10").get_json()
+    assert data["truncated"] and set(data["left_out"]) >= {"feature", "warned"}
