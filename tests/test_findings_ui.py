@@ -365,3 +365,21 @@ def test_membership_and_bulk_changes_on_both_databases(db_url: str) -> None:
         assert set(session.scalars(select(m.Finding.status))) == {"suppressed"}
         assert len(session.scalars(select(m.AuditEvent).where(
             m.AuditEvent.object_type == "finding")).all()) == 2
+
+
+def test_a_consumer_reading_undeclared_features_gets_its_entry_with_them(
+        web: FlaskClient, catalog_url: str, tmp_path: Path) -> None:
+    for url in ("/consumers/ctr_model",
+                f"/findings/{finding_id(catalog_url, 'undeclared_consumer', 'ctr_model')}"):
+        html = _ok(web, url)
+        box = re.search(r'<pre id="declare-yaml">(.*?)</pre>', html, re.DOTALL)
+        assert box, url
+        entry = yaml.safe_load(unescape(box.group(1)))["consumers"][0]
+        assert entry["name"] == "ctr_model" and entry["owner"] == "ads"
+        assert entry["features"] == ["ctr_score_feature", "user_clicks_30d", "user_clicks_7d"]
+        assert entry["produces"] == ["ctr_model.scores"]
+    path = tmp_path / "ctr.yaml"
+    path.write_text(unescape(box.group(1)))
+    planned = Cli(catalog_url)("plan", str(path))
+    assert planned.exit_code == 0 and "user_clicks_30d" in planned.output, planned.output
+    assert 'id="declare-yaml"' not in _ok(web, "/consumers/fraud_model")

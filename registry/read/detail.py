@@ -38,6 +38,7 @@ from registry.read.common import (
 )
 from registry.read.finding_actions import (
     declaration_pointer,
+    declare_yaml_for,
     deprecation_suggestion,
     register_yaml_for,
 )
@@ -236,6 +237,8 @@ def consumer_detail(session: Session, name: str, *, now: datetime | None = None
         "closure": closure, "findings": findings,
         "register_yaml": None if consumer is not None else register_yaml_for(
             session, name, [r["feature"] for r in reads]),
+        "declare_yaml": None if consumer is None else declare_yaml_for(
+            session, name, [r["feature"] for r in reads if r["feature"] not in declared_names]),
         **_observed_io(datasets, produces),
         "history": object_history(session, "consumer", name),
         "config_versions": consumer_config_versions(session, name),

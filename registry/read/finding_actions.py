@@ -14,7 +14,9 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.catalog.service import find_object
 from registry.core.batches import chunks
+from registry.core.errors import NotFound
 from registry.read.common import iso
 from registry.store import models as m
 
@@ -54,14 +56,41 @@ def register_reader_yaml(name: str, reads: Iterable[str], *, owner: str | None =
             f"{left_out}{body}")
 
 
+def _catalog_features(session: Session, names: Iterable[str]) -> list[str]:
+    wanted = sorted(set(names))
+    known: set[str] = set()
+    for chunk in chunks(wanted):
+        known.update(session.scalars(select(m.Feature.name).where(m.Feature.name.in_(chunk))))
+    return sorted(known)
+
+
 def register_yaml_for(session: Session, name: str, reads: Iterable[str]) -> str:
     """`register_reader_yaml` for a principal seen reading `reads`, declaring those that are
     catalog features (the others are counted in a comment)."""
-    read = sorted(set(reads))
-    known: set[str] = set()
-    for chunk in chunks(read):
-        known.update(session.scalars(select(m.Feature.name).where(m.Feature.name.in_(chunk))))
-    return register_reader_yaml(name, sorted(known), not_in_catalog=len(read) - len(known))
+    read = set(reads)
+    known = _catalog_features(session, read)
+    return register_reader_yaml(name, known, not_in_catalog=len(read) - len(known))
+
+
+def declare_yaml_for(session: Session, name: str, undeclared: Iterable[str]) -> str | None:
+    """The spec entry of a registered consumer with the catalog features it reads without
+    declaring them added to its `features` (a consumer is declared whole: the entry keeps its
+    other fields as stored). None when it is no consumer or there is nothing to add."""
+    try:
+        kind, fields = find_object(session, name)
+    except NotFound:
+        return None
+    adds = [f for f in _catalog_features(session, undeclared) if f not in fields["features"]]
+    if kind != "consumers" or not adds:
+        return None
+    entry = {"name": name, **{k: v for k, v in fields.items() if v not in (None, "", [])},
+             "features": sorted({*fields["features"], *adds})}
+    body = yaml.safe_dump({"consumers": [entry]}, sort_keys=False, allow_unicode=True,
+                          default_flow_style=False, width=100)
+    return (f"# Declare what {name} reads: its entry with {len(adds)} feature"
+            f"{'s' if len(adds) != 1 else ''} added ({', '.join(adds[:5])}"
+            f"{', …' if len(adds) > 5 else ''});\n# replace its entry in your spec file, then "
+            f"`featreg plan FILE` and `featreg apply FILE`.\n{body}")
 
 
 def finding_actions(session: Session, finding: Mapping[str, Any], *, today: date
@@ -69,11 +98,15 @@ def finding_actions(session: Session, finding: Mapping[str, Any], *, today: date
     """The actions of a finding's page: the YAML that registers an unregistered reader, the
     deprecation of a candidate feature, where an undocumented feature was declared."""
     subject, evidence = finding["subject"], finding.get("evidence") or {}
-    actions: dict[str, Any] = {"register_yaml": None, "deprecate": None, "declaration": None}
-    if finding["kind"] == "undeclared_consumer" and evidence.get("registered") is False:
+    actions: dict[str, Any] = {"register_yaml": None, "declare_yaml": None, "deprecate": None,
+                               "declaration": None}
+    if finding["kind"] == "undeclared_consumer":
         reads = [r.get("feature") for r in evidence.get("reads") or [] if isinstance(r, dict)]
-        actions["register_yaml"] = register_yaml_for(session, subject["name"],
-                                                     [r for r in reads if isinstance(r, str)])
+        names = [r for r in reads if isinstance(r, str)]
+        if evidence.get("registered") is False:
+            actions["register_yaml"] = register_yaml_for(session, subject["name"], names)
+        else:
+            actions["declare_yaml"] = declare_yaml_for(session, subject["name"], names)
     if subject["type"] == "feature":
         status = session.scalar(select(m.Feature.status)
                                 .where(m.Feature.name == subject["name"]))
