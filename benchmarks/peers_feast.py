@@ -189,9 +189,12 @@ def measure(views: int, feast_bin: Path, repeats: int) -> dict[str, Any]:
             "reads": reads}
 
 
-def print_table(results: list[dict[str, Any]]) -> bool:
-    print(f"{'N views':>7} {'features':>8}  {'step':24} {'Feast':>10} {'Featreg':>10} "
+HEADER = (f"{'N views':>7} {'features':>8}  {'step':24} {'Feast':>10} {'Featreg':>10} "
           f"{'faster':>8}")
+
+
+def print_table(results: list[dict[str, Any]]) -> bool:
+    """The rows of each N; True when every plan/apply step meets the target."""
     met = True
     for r in results:
         rows = [(step, r["steps"]["feast"][step], r["steps"]["featreg"][step], True)
@@ -226,16 +229,19 @@ def main() -> None:
     feast_bin = args.feast_venv.resolve() / "bin"
     if not (feast_bin / "feast").exists():
         sys.exit(f"no Feast in {args.feast_venv}: run `make bench-peers` (it installs it)")
-    results = []
-    for views in args.sizes:
-        results.append(measure(views, feast_bin, args.repeats))
-        print(f"N = {views} done", file=sys.stderr, flush=True)
-    met = print_table(results)
     out = args.out or HERE / "results" / (
         f"peers-feast-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"results": results, "target_ratio": TARGET_RATIO,
-                               "load_average": os.getloadavg()[0]}, indent=2))
+    results: list[dict[str, Any]] = []
+    met = True
+    print(HEADER, flush=True)
+    for views in args.sizes:  # each N printed and saved as soon as it is measured
+        results.append(measure(views, feast_bin, args.repeats) | {
+            "load_average": os.getloadavg()[0]})
+        met &= print_table(results[-1:])
+        sys.stdout.flush()
+        out.write_text(json.dumps({"results": results, "target_ratio": TARGET_RATIO},
+                                  indent=2))
     print(f"figures written to {out}")
     sys.exit(0 if met else 1)
 
