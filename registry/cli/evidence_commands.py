@@ -97,18 +97,34 @@ def usage_group() -> None:
     """Observed reads: ingest JSON Lines, list rejected lines, summarise."""
 
 
+ENGINE = click.option("--engine", type=click.Choice(["local", "spark"]), default=None,
+                      help="Where the work runs: local (this process) or spark (Apache Spark); "
+                      "default: the FEATREG_ENGINE setting, else local.")
+
+
 @usage_group.command("ingest")
 @click.argument("source", metavar="FILE|-")
+@ENGINE
 @pass_app
 @handle_errors
-def usage_ingest(app: AppContext, source: str) -> None:
-    """Ingest usage events (JSON Lines) from FILE or stdin (-).
+def usage_ingest(app: AppContext, source: str, engine: str | None) -> None:
+    """Ingest usage events (JSON Lines) from FILE or stdin (-); with an engine, also Parquet
+    logs and folders of logs (spark: any URI Spark reads, such as s3a://bucket/logs/).
 
     Re-ingesting content already taken adds nothing; a file that grew is taken from where
     the last ingest of it ended. Lines that cannot be taken are kept with their reason.
     """
+    from registry.engines import aggregate_usage_logs, chosen_engine, needs_an_engine
+
+    chosen = chosen_engine(engine)
+    aggregate = None
+    if source != "-" and (chosen != "local" or needs_an_engine(source)):
+        aggregate = aggregate_usage_logs(chosen, source)  # before the transaction opens
     with _progress(f"ingesting {source}") as progress, session_scope(app.sessions()) as session:
-        if source == "-":
+        if aggregate is not None:
+            summary = usage.ingest_usage_aggregate(session, aggregate, source=source,
+                                                   actor=app.actor)
+        elif source == "-":
             summary = usage.ingest_usage_stream(session, sys.stdin.buffer, actor=app.actor,
                                                 progress=progress)
         else:
@@ -263,21 +279,26 @@ def snapshot_group() -> None:
 @click.option("--no-importance", is_flag=True, help="Do not compute importance now.")
 @click.option("--taken-at", "taken_at",
               help="When the sample was taken (ISO 8601 with a timezone; default now).")
+@ENGINE
 @pass_app
 @handle_errors
 def snapshot_add(app: AppContext, path: str, label: str | None, consumer: str | None,
                  name: str | None, threshold: float, repeats: int, no_importance: bool,
-                 taken_at: str | None) -> None:
-    """Register a Parquet or CSV sample of feature values taken at a time."""
+                 taken_at: str | None, engine: str | None) -> None:
+    """Register a Parquet or CSV sample of feature values taken at a time (spark engine: a
+    Parquet file, folder or URI too big for one machine)."""
     from registry.cli.health_commands import aware_time
+    from registry.engines import chosen_engine, get_engine
 
     now = datetime.now(UTC)
     moment = aware_time(taken_at, "--taken-at", now=now)
+    chosen = chosen_engine(engine)
     with session_scope(app.sessions()) as session:
         s = snapshots.add_snapshot(session, path, label=label, consumer=consumer, name=name,
                                    threshold=threshold, repeats=repeats, actor=app.actor,
                                    compute_importance=False if no_importance else None,
-                                   taken_at=moment, now=now)
+                                   taken_at=moment, now=now,
+                                   engine=None if chosen == "local" else get_engine(chosen))
     if s.already_registered:
         out.print(f"Already registered as snapshot {s.id} ({escape(s.name)}).")
         return
@@ -304,14 +325,21 @@ def snapshot_add(app: AppContext, path: str, label: str | None, consumer: str | 
 @click.option("--method", type=click.Choice(["pearson", "spearman", "both"]), default="both",
               show_default=True)
 @FORMAT
+@ENGINE
 @handle_errors
-def snapshot_correlate(path: str, threshold: float, method: str, fmt: str) -> None:
+def snapshot_correlate(path: str, threshold: float, method: str, fmt: str,
+                       engine: str | None) -> None:
     """Pairs of numeric columns of any data file correlated at or above the threshold
-    (no database needed)."""
+    (no database needed; spark engine: Parquet files, folders or URIs)."""
     from registry.analysis.file_correlation import correlated_pairs_in_file
 
     try:
-        pairs = correlated_pairs_in_file(Path(path), threshold, method)  # type: ignore[arg-type]
+        if engine == "spark":
+            from registry.engines import get_engine
+
+            pairs = get_engine("spark").correlate(path, threshold, method)  # type: ignore[arg-type]
+        else:
+            pairs = correlated_pairs_in_file(Path(path), threshold, method)  # type: ignore[arg-type]
     except ValueError as exc:
         raise InvalidInput([Problem(str(exc))]) from exc
     if fmt == "json":

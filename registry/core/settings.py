@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -126,6 +126,10 @@ class AnalysisSettings(Section):
     feedback_max_cycles: Whole = setting(
         10_000, "Most feedback-loop cycles enumerated in one analysis (guards against a "
         "combinatorial explosion in a densely connected catalog).", minimum=1)
+    engine: Literal["local", "spark"] = setting(
+        "local", "Where usage logs are added up and snapshot statistics and correlations are "
+        "computed: `local` (this process) or `spark` (Apache Spark, `pip install "
+        "'featreg[spark]'`); `--engine` on a command overrides it.")
 
     @model_validator(mode="after")
     def _changeset_bounds(self) -> Self:

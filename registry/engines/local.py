@@ -93,6 +93,8 @@ class LocalEngine:
     def correlate(self, uri: str, threshold: float, method: Method,
                   columns: Sequence[str] | None = None) -> list[CorrelatedPair]:
         from registry.analysis.correlation import correlated_pairs
+        from registry.analysis.file_correlation import correlated_pairs_in_file
 
-        return correlated_pairs(self._frame(uri), threshold, method,
-                                None if columns is None else list(columns))
+        if columns is None:  # straight from the file, as `featreg snapshot correlate` reads it
+            return correlated_pairs_in_file(Path(uri), threshold, method)
+        return correlated_pairs(self._frame(uri), threshold, method, list(columns))

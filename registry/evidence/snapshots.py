@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select
@@ -30,6 +29,8 @@ from registry.store import models as m
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from registry.engines import Engine, ProfileRequest, SnapshotProfile
 from registry.evidence.importance import (
     GroupEntry,
     ImportanceEntry,
@@ -161,6 +162,17 @@ def _refuse_duplicate_columns(path: Path) -> None:
             "feature, so rename or drop the copies", file=str(path))])
 
 
+def _registered(session: Session, digest: str, size: int, label: str | None,
+                consumer: str | None, taken: datetime | None) -> m.Snapshot | None:
+    """The newest snapshot of the same content, label, consumer (and time, when given)."""
+    return session.scalars(select(m.Snapshot).where(
+        m.Snapshot.sha256 == digest, m.Snapshot.byte_count == size,
+        m.Snapshot.label.is_(None) if label is None else m.Snapshot.label == label,
+        m.Snapshot.consumer.is_(None) if consumer is None else m.Snapshot.consumer == consumer,
+        *(() if taken is None else (m.Snapshot.taken_at == taken,)),
+    ).order_by(m.Snapshot.id.desc())).first()
+
+
 def _require_consumer(session: Session, name: str) -> None:
     if session.scalar(select(m.Consumer.id).where(m.Consumer.name == name)) is None:
         raise NotFound(f"no consumer named {name!r}")
@@ -171,7 +183,7 @@ def add_snapshot(
     name: str | None = None, threshold: float = DEFAULT_CORRELATION_THRESHOLD,
     compute_importance: bool | None = None, repeats: int = DEFAULT_REPEATS,
     actor: str | None = None, taken_at: datetime | None = None, now: datetime | None = None,
-    check: Callable[[list[str]], None] | None = None,
+    check: Callable[[list[str]], None] | None = None, engine: Engine | None = None,
 ) -> SnapshotSummary:
     """Register a snapshot with statistics and correlations (see the module docstring).
 
@@ -179,16 +191,21 @@ def add_snapshot(
     ``label`` and ``consumer`` are given; if the snapshot cannot support a model the snapshot is
     still registered and ``importance_problem`` says why. ``check`` sees the catalog features
     among the columns before anything is stored (the caller's authorization).
-    """
-    from registry.analysis.column_stats import compute_column_stats
-    from registry.analysis.correlation import correlated_pairs
 
-    path = Path(path).resolve()
+    ``engine`` (`registry.engines`) computes the statistics where the data lies: by default
+    the file is read into memory; another engine (Spark) takes a Parquet path or URI too big
+    for one machine, and importance is then left to `compute_snapshot_importance`.
+    """
     taken = check_taken_at(taken_at, now or datetime.now(UTC))
     if not 0.0 <= threshold <= 1.0:
         raise InvalidInput([Problem(f"threshold must be between 0 and 1, not {threshold}")])
     if consumer is not None:
         _require_consumer(session, consumer)
+    if engine is not None and engine.name != "local":
+        return _add_with_engine(session, str(path), engine, label=label, consumer=consumer,
+                                name=name, threshold=threshold, actor=actor, taken=taken,
+                                taken_given=taken_at is not None, check=check)
+    path = Path(path).resolve()
     _refuse_duplicate_columns(path)
     frame = _read(path)
     frame.columns = [str(c) for c in frame.columns]
@@ -196,41 +213,20 @@ def add_snapshot(
         raise InvalidInput([Problem(f"no label column {label!r} (columns: "
                                     f"{', '.join(frame.columns[:20])})", file=str(path))])
     digest, size = file_digest(path)
-    again = session.scalars(select(m.Snapshot).where(
-        m.Snapshot.sha256 == digest, m.Snapshot.byte_count == size,
-        m.Snapshot.label.is_(None) if label is None else m.Snapshot.label == label,
-        m.Snapshot.consumer.is_(None) if consumer is None else m.Snapshot.consumer == consumer,
-        *(() if taken_at is None else (m.Snapshot.taken_at == taken,)),
-    ).order_by(m.Snapshot.id.desc())).first()
+    again = _registered(session, digest, size, label, consumer,
+                        None if taken_at is None else taken)
     if again is not None:
         count = len(snapshot_correlations(session, again.id))
         return _summary(again, count, again=True)
-    catalog = set(session.scalars(select(m.Feature.name)))
-    columns = [c for c in frame.columns if c != label]
-    features = [c for c in columns if c in catalog]
-    if check is not None:
-        check(features)
-    snapshot = m.Snapshot(
-        name=(name or path.stem)[:255], path=str(path), sha256=digest, byte_count=size,
-        row_count=len(frame), columns=list(frame.columns), features=features,
-        unknown_columns=[c for c in columns if c not in catalog], label=label, consumer=consumer,
-        correlation_threshold=threshold, actor=actor, taken_at=taken,
-    )
-    session.add(snapshot)
-    session.flush()
-    stats = compute_column_stats(frame[features]) if features else {}
-    profiles = _profiles(session, frame, features, taken)
-    if stats:
-        session.execute(insert(m.SnapshotFeatureStats), [
-            {"snapshot_id": snapshot.id, "feature": feature, "stats": _json_safe(s.to_dict()),
-             "profile": _json_safe(profiles.get(feature))}
-            for feature, s in stats.items()])
-    pairs = correlated_pairs(frame, threshold, "both", columns=features) if features else []
-    if pairs:
-        session.execute(insert(m.SnapshotCorrelation), [
-            {"snapshot_id": snapshot.id, "a": p.a, "b": p.b, "pearson": p.pearson,
-             "spearman": p.spearman, "n": p.n} for p in pairs])
-    summary = _summary(snapshot, len(pairs))
+    from registry.engines.local import profile_frame
+
+    snapshot, request = _new_snapshot(
+        session, list(frame.columns), name=(name or path.stem), path=str(path), sha256=digest,
+        byte_count=size, label=label, consumer=consumer, threshold=threshold, actor=actor,
+        taken=taken, check=check)
+    profile = profile_frame(frame, request)
+    _store_profile(session, snapshot, profile)
+    summary = _summary(snapshot, len(profile.pairs))
     if compute_importance is None:
         compute_importance = label is not None and consumer is not None
     if compute_importance:
@@ -245,27 +241,32 @@ def add_snapshot(
     return summary
 
 
-def _profiles(session: Session, frame: pd.DataFrame, features: list[str], taken: datetime
-              ) -> dict[str, dict[str, Any]]:
-    """Each feature's profile (`registry.analysis.stability`), its exact check against the
-    feature's ``expect``, and its correlation with every feature it was strongly correlated
-    with in a snapshot taken earlier (``tracked``), so a break can be seen later."""
-    import pandas as pd
-
-    from registry.analysis.stability import Thresholds, exact_expect_check, profile_column
+def _new_snapshot(session: Session, columns: list[str], *, name: str, path: str, sha256: str,
+                  byte_count: int, label: str | None, consumer: str | None, threshold: float,
+                  actor: str | None, taken: datetime,
+                  check: Callable[[list[str]], None] | None) -> tuple[m.Snapshot, ProfileRequest]:
+    """The snapshot row (columns matched to catalog features; ``check`` sees the features
+    first), and what its profile needs: each feature's ``expect`` and the pairs strongly
+    correlated in a snapshot taken earlier (``tracked``, so a break can be seen later)."""
+    from registry.analysis.stability import Thresholds
     from registry.core.settings import AnalysisSettings
+    from registry.engines import ProfileRequest
 
-    if not features:
-        return {}
+    catalog = set(session.scalars(select(m.Feature.name)))
+    others = [c for c in columns if c != label]
+    features = [c for c in others if c in catalog]
+    if check is not None:
+        check(features)
+    snapshot = m.Snapshot(
+        name=name[:255], path=path, sha256=sha256, byte_count=byte_count, row_count=0,
+        columns=list(columns), features=features,
+        unknown_columns=[c for c in others if c not in catalog], label=label, consumer=consumer,
+        correlation_threshold=threshold, actor=actor, taken_at=taken,
+    )
+    session.add(snapshot)
+    session.flush()
     expects: dict[str, Any] = dict(session.execute(select(m.Feature.name, m.Feature.expect)
                                    .where(m.Feature.expect.is_not(None))).tuples().all())
-    profiles = {}
-    for feature in features:
-        profile = profile_column(frame[feature])
-        check = exact_expect_check(frame[feature], expects.get(feature))
-        if check is not None:
-            profile["expect_check"] = check
-        profiles[feature] = profile
     present = set(features)
     earlier = select(m.Snapshot.id).where(
         func.coalesce(m.Snapshot.taken_at, m.Snapshot.created_at) < taken)
@@ -277,18 +278,69 @@ def _profiles(session: Session, frame: pd.DataFrame, features: list[str], taken:
         if a in present and b in present and max(abs(pearson or 0.0), abs(spearman or 0.0)) \
                 >= tracked_from:
             strong.add((a, b))
-    for a, b in sorted(strong):
-        pair = frame[[a, b]].apply(pd.to_numeric, errors="coerce").dropna()
-        values: dict[str, float | None] = {"pearson": None, "spearman": None}
-        if len(pair) >= 3:
-            for method in ("pearson", "spearman"):
-                with warnings.catch_warnings():  # a constant column: no correlation (NaN)
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    r = pair[a].corr(pair[b], method=method)
-                values[method] = float(r) if math.isfinite(r) else None
-        profiles[a].setdefault("tracked", {})[b] = values
-        profiles[b].setdefault("tracked", {})[a] = values
-    return profiles
+    request = ProfileRequest(features, {f: expects[f] for f in features if f in expects},
+                             sorted(strong), threshold)
+    return snapshot, request
+
+
+def _store_profile(session: Session, snapshot: m.Snapshot, profile: SnapshotProfile) -> None:
+    """The statistics, profiles and correlated pairs an engine computed for ``snapshot``."""
+    snapshot.row_count = profile.rows
+    session.flush()
+    if profile.stats:
+        session.execute(insert(m.SnapshotFeatureStats), [
+            {"snapshot_id": snapshot.id, "feature": feature, "stats": _json_safe(s.to_dict()),
+             "profile": _json_safe(profile.profiles.get(feature))}
+            for feature, s in profile.stats.items()])
+    if profile.pairs:
+        session.execute(insert(m.SnapshotCorrelation), [
+            {"snapshot_id": snapshot.id, "a": p.a, "b": p.b, "pearson": p.pearson,
+             "spearman": p.spearman, "n": p.n} for p in profile.pairs])
+
+
+def _add_with_engine(session: Session, uri: str, engine: Engine, *, label: str | None,
+                     consumer: str | None, name: str | None, threshold: float,
+                     actor: str | None, taken: datetime, taken_given: bool,
+                     check: Callable[[list[str]], None] | None) -> SnapshotSummary:
+    """A snapshot whose statistics another engine computes where the data lies (a Parquet
+    path or URI). Its identity is the file's SHA-256 when it is a local file, else the
+    URI's: the same snapshot again (same label and consumer) returns the one registered."""
+    local = Path(uri)
+    if local.is_file():
+        uri = str(local.resolve())
+        digest, size = file_digest(local)
+    else:
+        digest, size = hashlib.sha256(uri.encode()).hexdigest(), 0
+    again = _registered(session, digest, size, label, consumer, taken if taken_given else None)
+    if again is not None:
+        return _summary(again, len(snapshot_correlations(session, again.id)), again=True)
+    try:
+        columns = engine.columns(uri)
+    except Exception as exc:  # the engine's reader says what is wrong with the input
+        raise InvalidInput([Problem(f"cannot be read by the {engine.name} engine: "
+                                    f"{str(exc).splitlines()[0][:300]}", file=uri)]) from exc
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        raise InvalidInput([Problem(f"columns named more than once: {', '.join(repeated)}",
+                                    file=uri)])
+    if label is not None and label not in columns:
+        raise InvalidInput([Problem(f"no label column {label!r} (columns: "
+                                    f"{', '.join(columns[:20])})", file=uri)])
+    stem = PurePosixPath(uri.rstrip("/")).name.split(".")[0] or uri
+    snapshot, request = _new_snapshot(
+        session, columns, name=name or stem, path=uri, sha256=digest, byte_count=size,
+        label=label, consumer=consumer, threshold=threshold, actor=actor, taken=taken,
+        check=check)
+    try:
+        profile = engine.profile_snapshot(uri, request)
+    except ValueError as exc:
+        raise InvalidInput([Problem(str(exc), file=uri)]) from exc
+    _store_profile(session, snapshot, profile)
+    summary = _summary(snapshot, len(profile.pairs))
+    if label is not None and consumer is not None:
+        summary.importance_problem = (f"importance is computed in memory: run `featreg "
+                                      f"snapshot importance {snapshot.id}` where the file fits")
+    return summary
 
 
 def _declared_features(session: Session, consumer: str) -> list[str]:

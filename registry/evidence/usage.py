@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, case, insert, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -68,11 +68,15 @@ from registry.evidence.usage_events import (
 )
 from registry.store import models as m
 
+if TYPE_CHECKING:
+    from registry.engines.usage_logs import UsageAggregate
+
 __all__ = [
     "CHUNK_BYTES",
     "MAX_PENDING_CELLS",
     "RejectedLine",
     "UsageIngestSummary",
+    "ingest_usage_aggregate",
     "ingest_usage_file",
     "ingest_usage_stream",
     "record_usage",
@@ -402,6 +406,40 @@ def record_usage(session: Session, items: Iterable[UsageItem]) -> int:
         raise InvalidInput(problems)
     store_daily_counts(session, counts)
     return reads
+
+
+def ingest_usage_aggregate(session: Session, aggregate: UsageAggregate, *, source: str,
+                           actor: str | None = None) -> UsageIngestSummary:
+    """Store usage logs that an engine added up (`registry.engines`: ``--engine spark``, or
+    Parquet logs) in the caller's transaction: the same cells, rejections and ingest record
+    as `ingest_usage_file`. The same content again (same cells and rejected lines, by
+    fingerprint) adds nothing."""
+    summary = UsageIngestSummary(source=source, lines=aggregate.stats.lines)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": INGEST_LOCK_KEY})
+    digest = aggregate.fingerprint()
+    earlier = session.scalar(select(m.UsageIngest.id).where(
+        m.UsageIngest.byte_count == 0, m.UsageIngest.sha256 == digest).limit(1))
+    if earlier is not None:
+        summary.already_ingested = True
+        summary.skipped_lines = aggregate.stats.lines
+        return summary
+    stats = aggregate.stats
+    stats.tally(aggregate.counts, _names(session, m.Feature.name),
+                _names(session, m.Consumer.name))
+    record = m.UsageIngest(source=source[:1024], sha256=digest, byte_count=0,
+                           line_count=stats.lines, events=stats.events, reads=stats.reads,
+                           rejected=stats.rejected, actor=actor,
+                           unknown_feature_reads=sum(stats.unknown_feature_reads.values()))
+    session.add(record)
+    session.flush()
+    store_daily_counts(session, aggregate.counts)
+    _store_rejections(session, record.id, list(aggregate.rejections))
+    summary.ingest_id = record.id
+    summary.events, summary.reads, summary.rejected = stats.events, stats.reads, stats.rejected
+    summary.unknown_feature_reads = dict(sorted(stats.unknown_feature_reads.items()))
+    summary.unregistered_principals = sorted(stats.unregistered_principals)
+    return summary
 
 
 def rejected_lines(session: Session, *, ingest_id: int | None = None,
