@@ -12,8 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
+from sqlalchemy.orm import Session
 
-from registry.access.permissions import check_openlineage_jobs
+from registry.access.permissions import check_openlineage_jobs, check_owned
+from registry.access.tokens import Identity
+from registry.core.errors import Forbidden
 from registry.evidence.openlineage import ingest_lineage_events, observed_datasets
 from registry.evidence.openlineage_read import consumer_lineage, source_lineage
 from registry.read.common import clamp_int
@@ -29,12 +32,24 @@ register_error_handlers(api)
 MAX_BATCH = 10_000
 
 
+def _foreign(session: Session, identity: Identity, sources: list[str]) -> set[str]:
+    """The sources a team token may not report updates or statistics of: another team's."""
+    foreign = set()
+    for name in sources:
+        try:
+            check_owned(session, identity, "source", name)
+        except Forbidden:
+            foreign.add(name)
+    return foreign
+
+
 def _ingest(events: list[Any]) -> Response:
     identity = acting()
     with session_scope(sessions()) as session:  # the service retries conflicts itself
         summary = ingest_lineage_events(
             session, events,
-            check_jobs=lambda jobs: check_openlineage_jobs(session, identity, jobs))
+            check_jobs=lambda jobs: check_openlineage_jobs(session, identity, jobs),
+            foreign_sources=lambda names: _foreign(session, identity, names))
     response = jsonify({"events": summary.events, "duplicates": summary.duplicates,
                         "ignored": summary.ignored, "reads": summary.reads,
                         "warnings": summary.warnings, "results": summary.results})

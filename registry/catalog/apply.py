@@ -120,6 +120,10 @@ def apply_plan(
     _write_edges(session, plan, ids)
     _delete(session, plan, ids)
     _audit(session, plan, cs.id, actor, now)
+    # OpenLineage runs of a job (or of its parent) registered now count for it from now on
+    from registry.evidence.openlineage import reattribute_runs
+
+    reattribute_runs(session, [ch.name for ch in plan.of("create", "consumers")], now=now)
     return cs.id
 
 

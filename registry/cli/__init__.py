@@ -40,7 +40,8 @@ COMMANDS = {
                     "registry.cli.analysis_commands"),
     **dict.fromkeys(["scheduler", "jobs", "report", "reports"], "registry.cli.ops_commands"),
     **dict.fromkeys(["usage", "importance", "snapshot"], "registry.cli.evidence_commands"),
-    **dict.fromkeys(["source", "openlineage"], "registry.cli.health_commands"),
+    "source": "registry.cli.health_commands",
+    "openlineage": "registry.cli.openlineage_commands",
     "token": "registry.cli.access_commands",
 }
 """Every top-level command -> the module that defines it (imported when the command is used)."""

@@ -1,13 +1,10 @@
-"""Data-health commands: `source refreshed` (an update no OpenLineage producer reports) and
-`openlineage ingest` (events as the openlineage-python file transport writes them)."""
+"""Data-health commands: `source refreshed` (an update no OpenLineage producer reports).
+`openlineage ingest` and `openlineage suggest` are in `openlineage_commands`."""
 
 from __future__ import annotations
 
-import json
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
@@ -19,12 +16,10 @@ from registry.core.errors import InvalidInput, Problem
 
 if TYPE_CHECKING:
     from registry.evidence.freshness import report_refresh
-    from registry.evidence.openlineage import ingest_lineage_events
     from registry.store.db import session_scope
 else:
     session_scope = deferred("registry.store.db:session_scope")
     report_refresh = deferred("registry.evidence.freshness:report_refresh")
-    ingest_lineage_events = deferred("registry.evidence.openlineage:ingest_lineage_events")
 
 
 def aware_time(value: str | None, option: str, *, now: datetime) -> datetime | None:
@@ -60,42 +55,3 @@ def source_refreshed(app: AppContext, source: str, at: str | None) -> None:
         result = report_refresh(session, source, at=moment, actor=app.actor, now=now)
     note = "" if result["recorded"] else " (already recorded)"
     out.print(f"{escape(source)} updated at {result['at']}{note}")
-
-
-def read_events(text: str, where: str) -> list[Any]:
-    """One JSON object a line (blank lines skipped); every bad line is a problem."""
-    events: list[Any] = []
-    problems: list[Problem] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(f"not JSON: {exc.msg}", file=where, line=number))
-    if problems:
-        raise InvalidInput(problems)
-    return events
-
-
-@main.group("openlineage")
-def openlineage_group() -> None:
-    """OpenLineage events."""
-
-
-@openlineage_group.command("ingest")
-@click.argument("path", metavar="FILE|-")
-@pass_app
-@handle_errors
-def openlineage_ingest(app: AppContext, path: str) -> None:
-    """Ingest OpenLineage events, one JSON object a line, from FILE or stdin (-): the rules of
-    POST /api/v1/lineage/batch (all or nothing). The CLI acts as an admin."""
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput([Problem(f"cannot read: {exc}", file=path)]) from None
-    events = read_events(text, "<stdin>" if path == "-" else path)
-    with session_scope(app.sessions()) as session:
-        summary = ingest_lineage_events(session, events)
-    out.print(f"{summary.events:,} run events taken ({summary.duplicates:,} already received, "
-              f"{summary.ignored:,} not run events), {summary.reads:,} reads")

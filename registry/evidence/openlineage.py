@@ -28,7 +28,7 @@ Mapping rules (DESIGN.md "OpenLineage events"; parsing in `openlineage_events`, 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -54,9 +54,12 @@ from registry.evidence.usage_events import UsageEvent
 from registry.store import models as m
 from registry.store.savepoints import begin_for_savepoints
 
-__all__ = ["LineageIngestSummary", "ingest_lineage_events", "observed_datasets", "parse_events"]
+__all__ = ["LineageIngestSummary", "ingest_lineage_events", "observed_datasets", "parse_events",
+           "reattribute_runs"]
 
 ATTEMPTS = 3
+MAX_DEPTH = 16
+"""Most levels of parent runs followed (DAG -> task -> Spark application -> action ...)."""
 """Runs of one request's events when concurrent copies keep conflicting (then the error)."""
 
 
@@ -100,24 +103,36 @@ def _day(iso: str) -> date:
 class _Store:
     """One request's writes, with what they depend on read in a few queries up front."""
 
-    def __init__(self, session: Session, events: Sequence[LineageEvent], now: datetime
-                 ) -> None:
+    def __init__(self, session: Session, events: Sequence[LineageEvent], now: datetime,
+                 runs: Sequence[m.OpenLineageRun] = ()) -> None:
         self.session, self.now = session, now
         ev = m.OpenLineageEvent
         self.seen = {row[0] for row in in_chunks(session, select(ev.event_key), ev.event_key,
                                                  [e.key for e in events])}
-        wanted = {e.run_id for e in events if e.run_id} | {
-            e.parent_run_id for e in events if e.parent_run_id}
-        self.runs: dict[str, m.OpenLineageRun] = {
-            row[0].run_id: row[0] for row in in_chunks(session, select(m.OpenLineageRun),
-                                                       m.OpenLineageRun.run_id, wanted)}
+        self.runs: dict[str, m.OpenLineageRun] = {r.run_id: r for r in runs}
+        self._load_runs({e.run_id for e in events if e.run_id}
+                        | {e.parent_run_id for e in events if e.parent_run_id})
         self.stored_principal = {r.run_id: r.principal for r in self.runs.values()}
         self.stored_reads = {r.run_id: dict(r.reads) for r in self.runs.values()}
         self.facts = FactStore(session, events)
-        self.catalog = Catalog.load(session, events, self.facts.remembered(),
-                                    [r.principal for r in self.runs.values()])
+        self.catalog = Catalog.load(session, events, self.facts.remembered(), [
+            n for r in self.runs.values() for n in (r.job_name, r.parent_name, r.root_name)
+            if n is not None])
         self.datasets: dict[str, m.OpenLineageDataset | None] = {}
         self.updates: list[SourceUpdateRow] = []
+        self.foreign: set[str] = set()
+        """Sources the caller may not report updates or statistics of (another team's)."""
+
+    def _load_runs(self, wanted: set[str]) -> None:
+        """The named runs and their ancestors (parent runs, up to `MAX_DEPTH` levels)."""
+        for _depth in range(MAX_DEPTH):
+            wanted -= set(self.runs)
+            if not wanted:
+                return
+            rows = [row[0] for row in in_chunks(self.session, select(m.OpenLineageRun),
+                                                m.OpenLineageRun.run_id, wanted)]
+            self.runs.update({r.run_id: r for r in rows})
+            wanted = {r.parent_run_id for r in rows if r.parent_run_id}
 
     def time_of(self, event: LineageEvent) -> datetime:
         return event.event_time or self.now
@@ -149,7 +164,7 @@ class _Store:
         """The run's principal, from its job, parent and root and its parent run's."""
         parent_run = self.runs.get(row.parent_run_id or "")
         parent_principal = self.resolve(parent_run, depth + 1) \
-            if parent_run is not None and parent_run is not row and depth < 16 else None
+            if parent_run is not None and parent_run is not row and depth < MAX_DEPTH else None
         return self.catalog.principal(JobRef(row.job_namespace, row.job_name),
                                       _job(row.parent_namespace, row.parent_name),
                                       parent_principal, _job(row.root_namespace, row.root_name))
@@ -196,12 +211,14 @@ class _Store:
                            "features": sorted(found),
                            "unmatched_fields": [c for c, f in matched.items() if f is None]})
             read |= found
-            self.facts.statistics(ds, source, moment, event.run_id)
+            if source not in self.foreign:
+                self.facts.statistics(ds, source, moment, event.run_id)
         outputs = []
         for ds in event.outputs:
             source = self.dataset(principal, "output", ds, moment)
             outputs.append({"namespace": ds.namespace, "name": ds.name, "source": source})
-            self.facts.statistics(ds, source, moment, event.run_id)
+            if source not in self.foreign:
+                self.facts.statistics(ds, source, moment, event.run_id)
         written = {o["source"] for o in outputs if o["source"]}
         if event.event_type == "COMPLETE" or row.state == "COMPLETE":
             # a finished run updates everything the run said it writes (Marquez's seed data
@@ -209,7 +226,7 @@ class _Store:
             done = moment if event.event_type == "COMPLETE" else row.last_seen
             targets = written | set(row.outputs) if event.event_type == "COMPLETE" else written
             self.updates.extend(SourceUpdateRow(s, done, "openlineage", event.run_id)
-                                for s in sorted(targets))
+                                for s in sorted(targets - self.foreign))
         if written - set(row.outputs):
             row.outputs = sorted(set(row.outputs) | written)
         new_reads = sorted(read - set(row.reads))
@@ -283,24 +300,26 @@ def _job(namespace: str | None, name: str | None) -> JobRef | None:
 
 def ingest_lineage_events(session: Session, raw_events: Sequence[object], *,
                           check_jobs: Callable[[list[str]], None] | None = None,
+                          foreign_sources: Callable[[list[str]], set[str]] | None = None,
                           now: datetime | None = None) -> LineageIngestSummary:
     """Record OpenLineage events in the caller's transaction (see the module docstring).
 
     All or nothing: if any event is malformed, InvalidInput lists every one (``event N``,
     counted from 1) and nothing is stored. ``check_jobs`` sees every job name an event names
-    (its own, its parent's, its root's). A conflict with a concurrent copy of an event is
-    retried in a SAVEPOINT (`ATTEMPTS` runs in all); the caller commits.
+    (its own, its parent's, its root's) and every principal the runs resolve to, and raises
+    to refuse them all. ``foreign_sources`` names, of the sources the events write or report
+    statistics about, those the caller may not speak for: their updates and statistics are
+    not stored (a warning says so). A conflict with a concurrent copy of an event is retried
+    in a SAVEPOINT (`ATTEMPTS` runs in all); the caller commits.
     """
     parsed = parse_events(raw_events)
-    if check_jobs is not None:
-        check_jobs(sorted({j.name for e in parsed for j in (e.job, e.parent, e.root)
-                           if j is not None}))
+    hooks = _Hooks(check_jobs, foreign_sources)
     begin_for_savepoints(session)
     attempt = 1
     while True:
         try:
             with session.begin_nested():
-                return _store_events(session, parsed, now or datetime.now(UTC))
+                return _store_events(session, parsed, now or datetime.now(UTC), hooks)
         except IntegrityError:
             # The same event (or a first sighting of the same dataset) was being stored by a
             # concurrent request; run again: what it stored is now seen as already received.
@@ -309,8 +328,28 @@ def ingest_lineage_events(session: Session, raw_events: Sequence[object], *,
             attempt += 1
 
 
-def _store_events(session: Session, parsed: Sequence[LineageEvent], now: datetime
-                  ) -> LineageIngestSummary:
+@dataclass(frozen=True)
+class _Hooks:
+    check_jobs: Callable[[list[str]], None] | None = None
+    foreign_sources: Callable[[list[str]], set[str]] | None = None
+
+    def check(self, store: _Store, fresh: Sequence[LineageEvent],
+              touched: dict[str, m.OpenLineageRun]) -> list[str]:
+        """Run the caller's checks; the warnings about sources it may not speak for."""
+        if self.check_jobs is not None:
+            self.check_jobs(sorted({j.name for e in fresh for j in (e.job, e.parent, e.root)
+                                    if j is not None} | {r.principal for r in touched.values()}))
+        if self.foreign_sources is None:
+            return []
+        claimed = {store.catalog.source_of(ds) for e in fresh if e.kind == "RunEvent"
+                   for ds in (*e.outputs, *(i for i in e.inputs if i.stats))}
+        store.foreign = self.foreign_sources(sorted(n for n in claimed if n is not None))
+        return [f"source {n!r} is another team's: its updates and statistics from these "
+                "events are not kept" for n in sorted(store.foreign)]
+
+
+def _store_events(session: Session, parsed: Sequence[LineageEvent], now: datetime,
+                  hooks: _Hooks) -> LineageIngestSummary:
     summary = LineageIngestSummary()
     store = _Store(session, parsed, now)
     fresh: list[LineageEvent] = []
@@ -321,6 +360,7 @@ def _store_events(session: Session, parsed: Sequence[LineageEvent], now: datetim
     touched = {e.run_id: store.run(e) for e in fresh if e.kind == "RunEvent" and e.run_id}
     for row in touched.values():
         row.principal = store.resolve(row)
+    summary.warnings.extend(hooks.check(store, fresh, touched))
     store.preload({_dataset_key(touched[e.run_id].principal, direction, ds)
                    for e in fresh if e.run_id in touched
                    for direction, group in (("input", e.inputs), ("output", e.outputs))
@@ -346,3 +386,35 @@ def _store_events(session: Session, parsed: Sequence[LineageEvent], now: datetim
         summary.duplicates += result["duplicate"]
     summary.reads = store.finish(touched)
     return summary
+
+
+def reattribute_runs(session: Session, consumers: Iterable[str], *,
+                     now: datetime | None = None) -> int:
+    """Runs whose job, parent or root is one of ``consumers`` (just registered), and their
+    descendants, count for the principal they now resolve to: their reads move there.
+    Returns the runs that moved. Called by apply in its unit of work."""
+    names = sorted(set(consumers))
+    if not names:
+        return 0
+    run = m.OpenLineageRun
+    found: dict[str, m.OpenLineageRun] = {}
+    for column in (run.job_name, run.parent_name, run.root_name):
+        found.update({r[0].run_id: r[0] for r in in_chunks(session, select(run), column, names)})
+    frontier = set(found)
+    for _depth in range(MAX_DEPTH):
+        if not frontier:
+            break
+        children = [r[0] for r in in_chunks(session, select(run), run.parent_run_id, frontier)]
+        frontier = {c.run_id for c in children} - set(found)
+        found.update({c.run_id: c for c in children})
+    if not found:
+        return 0
+    store = _Store(session, [], now or datetime.now(UTC), list(found.values()))
+    moved = {}
+    for row in found.values():
+        principal = store.resolve(row)
+        if principal != row.principal:
+            row.principal = principal
+            moved[row.run_id] = row
+    store.usage(moved)
+    return len(moved)
