@@ -21,20 +21,34 @@ REFRESH_SECONDS = 300  # usage (principals, the catalog's usage columns) is read
 FRESH_WAIT = 2.0  # seconds a read-your-writes search waits for the directory's rebuild
 
 
+def observed_principals() -> tuple[object, list[PrincipalRow]]:
+    """Every principal seen reading, and the version of that list: read again (in the
+    background, the previous list served meanwhile) at most every REFRESH_SECONDS, since
+    usage arrives without change sets and reading it all takes a pass over the rollups."""
+    factory = sessions()
+
+    def load(_version: object, _held: object) -> list[PrincipalRow]:
+        with factory() as session:
+            return browse.principal_rows(session)
+
+    return memo_latest("observed_principals", int(time.time() // REFRESH_SECONDS), load)
+
+
 def directory(fresh: bool = False) -> tuple[list[PrincipalRow], NameDirectory]:
-    """Observed principals and the directory of names: current for the catalog (after a
-    change set) and at most REFRESH_SECONDS behind the usage rollups. Rebuilt in the
-    background (readers get the previous one meanwhile: see `memo_latest`); `fresh` waits
-    up to FRESH_WAIT seconds for a rebuild after a change set (read your writes)."""
+    """Observed principals and the directory of names: current for the catalog (rebuilt
+    after a change set: the names of sources, consumers and teams only) and at most
+    REFRESH_SECONDS behind the usage rollups. Rebuilt in the background (readers get the
+    previous one meanwhile: see `memo_latest`); `fresh` waits up to FRESH_WAIT seconds for
+    a rebuild after a change set (read your writes)."""
     changes = catalog_version(db())
-    version = (changes, int(time.time() // REFRESH_SECONDS))
+    seen, rows = observed_principals()
     factory = sessions()
 
     def load(_version: object, _held: object) -> tuple[list[PrincipalRow], NameDirectory]:
         with factory() as session:
-            rows = browse.principal_rows(session)
             return rows, NameDirectory.load(session, rows)
 
+    version = (changes, seen)
     held, value = memo_latest("name_directory", version, load)
     if fresh and isinstance(held, tuple) and held[0] < changes:
         _, value = await_latest("name_directory", version, FRESH_WAIT)
@@ -60,7 +74,7 @@ def consumers() -> Response:
 def principals() -> Response:
     q = ListQuery.from_args(request.args, list(browse.PRINCIPAL_SORTS),
                             browse.PRINCIPAL_FILTERS)
-    return respond("principals.html", browse.principals_page(directory()[0], q))
+    return respond("principals.html", browse.principals_page(observed_principals()[1], q))
 
 
 @bp.get("/history")
