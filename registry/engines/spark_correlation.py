@@ -4,13 +4,15 @@ Same definitions as `registry.analysis.correlation` (pandas' ``DataFrame.corr``)
 and boolean columns, ±inf and NaN missing, each pair over its pairwise-complete rows; a pair
 is undefined with fewer than two common rows or no variation on them.
 
-* Pearson: Spark's ``corr`` aggregate (a numerically stable co-moment update, no sums of
-  squares that cancel), many pairs per pass over the data.
-* Spearman: ranks must be taken on each pair's common rows (pandas does), so each row is
+* Both use Spark's ``corr`` aggregate (a numerically stable co-moment update, no sums of
+  squares that cancel).
+* Pearson alone runs over the wide frame, many pairs per pass.
+* Spearman ranks must be taken on each pair's common rows (pandas does), so each row is
   exploded into one (pair, x, y) entry per pair in which both values are present, and the
-  average ranks come from window functions partitioned by pair: exact, distributed, but the
-  shuffled volume is rows x pairs. Columns without missing values need no re-ranking in
-  principle; this engine still treats them like the rest (one code path, exact ties).
+  average ranks come from one ordered window per side, partitioned by pair; Pearson of the
+  same pairs is read from the same entries. Exact and distributed, but the shuffled volume
+  is rows x pairs. Columns without missing values need no re-ranking in principle; this
+  engine still treats them like the rest (one code path, exact ties).
 
 `tracked_pairs` computes the correlation of the few pairs the snapshot service tracks (those
 strong in an earlier snapshot), with `registry.engines.local.tracked_correlation`'s rules.
@@ -35,6 +37,8 @@ __all__ = ["correlate_columns", "tracked_pairs"]
 PAIRS_PER_PASS = 300
 TIE_DECIMALS = 12
 
+Pair = tuple[float | None, int]
+
 
 def _finite(plan: ColumnPlan) -> Column:
     value = spark_column(plan.name).cast("double")
@@ -48,8 +52,9 @@ def _number(plan: ColumnPlan) -> Column:
 
 
 def _pearson(frame: DataFrame, values: dict[int, Column], pairs: list[tuple[int, int]]
-             ) -> dict[tuple[int, int], tuple[float | None, int]]:
-    found: dict[tuple[int, int], tuple[float | None, int]] = {}
+             ) -> dict[tuple[int, int], Pair]:
+    """Pearson of many pairs per pass over the wide frame (no explode)."""
+    found: dict[tuple[int, int], Pair] = {}
     for start in range(0, len(pairs), PAIRS_PER_PASS):
         chunk = pairs[start:start + PAIRS_PER_PASS]
         aggregates = []
@@ -71,26 +76,34 @@ def _defined(value: Any) -> float | None:
 
 
 def _average_rank(column: str) -> Column:
+    """Average rank within the pair: (first rank of the value + last rank of the value) / 2;
+    an ordered window's default frame ends with the current row's last peer, so one sort
+    gives both."""
     ordered = Window.partitionBy("p").orderBy(column)
-    ties = Window.partitionBy("p", column)
-    return F.rank().over(ordered) + (F.count(F.lit(1)).over(ties) - 1) / 2.0
+    return (F.rank().over(ordered) + F.count(F.lit(1)).over(ordered)) / 2.0
 
 
-def _spearman(frame: DataFrame, values: dict[int, Column], pairs: list[tuple[int, int]]
-              ) -> dict[tuple[int, int], tuple[float | None, int]]:
+def _pairwise(frame: DataFrame, values: dict[int, Column], pairs: list[tuple[int, int]],
+              spearman: bool = True) -> dict[tuple[int, int], tuple[Pair, Pair]]:
+    """(Pearson, Spearman) of each pair on its common rows, each with the row count."""
     if not pairs:
         return {}
     entries = F.array(*[F.struct(F.lit(k).alias("p"), values[i].alias("x"),
                                  values[j].alias("y")) for k, (i, j) in enumerate(pairs)])
     present = F.filter(entries, lambda e: e["x"].isNotNull() & e["y"].isNotNull())
     long = frame.select(F.explode(present).alias("e")).select("e.p", "e.x", "e.y")
-    ranked = long.select("p", _average_rank("x").alias("rx"), "y")
-    ranked = ranked.select("p", "rx", _average_rank("y").alias("ry"))
-    rows = ranked.groupBy("p").agg(F.corr("rx", "ry").alias("r"),
-                                   F.count(F.lit(1)).alias("n")).collect()
-    found: dict[tuple[int, int], tuple[float | None, int]] = {pair: (None, 0) for pair in pairs}
-    for row in rows:
-        found[pairs[row["p"]]] = (_defined(row["r"]) if row["n"] >= 2 else None, int(row["n"]))
+    measures = [F.corr("x", "y").alias("r"), F.count(F.lit(1)).alias("n")]
+    if spearman:
+        long = long.select("p", "x", "y", _average_rank("x").alias("rx"))
+        long = long.select("p", "x", "y", "rx", _average_rank("y").alias("ry"))
+        measures.append(F.corr("rx", "ry").alias("s"))
+    found: dict[tuple[int, int], tuple[Pair, Pair]] = {
+        pair: ((None, 0), (None, 0)) for pair in pairs}
+    for row in long.groupBy("p").agg(*measures).collect():
+        n = int(row["n"])
+        pearson = _defined(row["r"]) if n >= 2 else None
+        rank = _defined(row["s"]) if spearman and n >= 2 else None
+        found[pairs[row["p"]]] = ((pearson, n), (rank, n))
     return found
 
 
@@ -110,11 +123,14 @@ def correlate_columns(frame: DataFrame, threshold: float, method: Method,
     plans = [p for p in _supported_plans(frame, names) if p.numeric]
     values = {p.index: _finite(p) for p in plans}
     pairs = [(a.index, b.index) for k, a in enumerate(plans) for b in plans[k + 1:]]
-    results = {}
-    if method in ("pearson", "both"):
+    results: dict[str, dict[tuple[int, int], Pair]] = {}
+    if method == "pearson":
         results["pearson"] = _pearson(frame, values, pairs)
-    if method in ("spearman", "both"):
-        results["spearman"] = _spearman(frame, values, pairs)
+    else:
+        both = _pairwise(frame, values, pairs)
+        results["spearman"] = {pair: found[1] for pair, found in both.items()}
+        if method == "both":
+            results["pearson"] = {pair: found[0] for pair, found in both.items()}
     name_of = {p.index: p.name for p in plans}
     found = []
     for i, j in pairs:
@@ -151,11 +167,11 @@ def tracked_pairs(frame: DataFrame, pairs: Sequence[tuple[str, str]]
     plans = {p.name: p for p in column_plans(frame, names)} if names else {}
     values = {p.index: _number(p) for p in plans.values()}
     indices = [(plans[a].index, plans[b].index) for a, b in pairs]
-    pearson = _pearson(frame, values, indices)
-    spearman = _spearman(frame, values, indices)
+    found = _pairwise(frame, values, indices)
     result = {}
     for (a, b), key in zip(pairs, indices, strict=True):
-        enough = pearson[key][1] >= 3
-        result[(a, b)] = {"pearson": pearson[key][0] if enough else None,
-                          "spearman": spearman[key][0] if enough else None}
+        (pearson, n), (spearman, _n) = found[key]
+        enough = n >= 3
+        result[(a, b)] = {"pearson": pearson if enough else None,
+                          "spearman": spearman if enough else None}
     return result
