@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Blueprint, Response, request
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from registry.analysis.graph import NODE_TYPES
 from registry.core.errors import FeatregError, NotFound
 from registry.read import graph as queries_graph
 from registry.read.common import clamp_int
-from registry.read.lists import catalog_version, teams_list
+from registry.read.lists import catalog_version
+from registry.store import models as m
 
 from .graphs import MAX_DEPTH, draw, explorer_engine, graph_args, graph_dot, renderer
-from .support import API_PREFIX, db, memo, respond, svg_response
+from .support import API_PREFIX, db, memo, memo_latest, respond, sessions, svg_response
 
 bp = Blueprint("graphs", __name__)
 api = Blueprint("graphs_api", __name__, url_prefix=API_PREFIX)
@@ -40,11 +44,7 @@ def explorer() -> Response:
         except NotFound as exc:
             notice, focus = str(exc), None
     if graph is None:
-        flow = memo("catalog_flow", catalog_version(session),
-                    lambda: queries_graph.catalog_flow(session))
-        graph = queries_graph.catalog_graph(session, team=team, depth=args["depth"],
-                                            limit=args["limit"], undeclared=_flag("undeclared"),
-                                            flow=flow).to_dict()
+        graph = _catalog_graph(session, team, args)
     engine = explorer_engine(graph)
     output = request.args.get("format")
     if output == "dot":
@@ -60,6 +60,41 @@ def explorer() -> Response:
                    teams=_team_names(), notice=notice)
 
 
+WARNINGS_SECONDS = 30
+"""Undeclared reads arrive without change sets: the explorer's list of them is read again in
+the background at most this often (and at once after a change set or an analysis run)."""
+
+
+def _catalog_graph(session: Session, team: str | None, args: dict[str, Any]
+                   ) -> dict[str, Any]:
+    """The whole catalog's or a team's graph, kept while the catalog and the warnings it is
+    drawn from are unchanged (it depends on nothing else)."""
+    version = catalog_version(session)
+    flow = memo("catalog_flow", version, lambda: queries_graph.catalog_flow(session))
+    seen, warnings = _warnings(session)
+    undeclared = _flag("undeclared")
+    return memo(f"catalog_graph {team!r} {args['depth']} {args['limit']} {undeclared}",
+                (version, seen),
+                lambda: queries_graph.catalog_graph(
+                    session, team=team, depth=args["depth"], limit=args["limit"],
+                    undeclared=undeclared, flow=flow, warnings=warnings).to_dict())
+
+
+def _warnings(session: Session) -> tuple[object, queries_graph.CatalogWarnings]:
+    """The catalog's undeclared reads, warned objects and observed loops, and the version
+    they were read at (see WARNINGS_SECONDS; the previous value is served while a newer one
+    is read)."""
+    factory = sessions()
+    version = (catalog_version(session), session.scalar(select(func.max(m.AnalysisRun.id))) or 0,
+               int(time.time() // WARNINGS_SECONDS))
+
+    def load(_version: object, _held: object) -> queries_graph.CatalogWarnings:
+        with factory() as own:
+            return queries_graph.catalog_warnings(own)
+
+    return memo_latest("graph_warnings", version, load)
+
+
 def _focused(focus: str, args: dict[str, Any]) -> dict[str, Any]:
     """The neighbourhood of the object named by `focus` ("type:name" or a name)."""
     kind, _, name = focus.partition(":")
@@ -70,7 +105,7 @@ def _focused(focus: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _team_names() -> list[str]:
-    return [t["name"] for t in teams_list(db())]
+    return list(db().scalars(select(m.Team.name).order_by(m.Team.name)))
 
 
 @bp.get("/lineage/<path:name>")

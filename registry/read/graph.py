@@ -14,8 +14,10 @@ catalog graph for a team or the whole catalog.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import networkx as nx
@@ -24,7 +26,6 @@ from sqlalchemy.orm import Session
 
 from registry.analysis.graph import (
     check_direction,
-    feedback_cycles,
     graph_neighbours,
     parse_node,
     walk,
@@ -34,9 +35,17 @@ from registry.catalog.lineage import NodeKey, catalog_flow, describe, edges_amon
 from registry.core.batches import chunks
 from registry.core.errors import NotFound
 from registry.read.common import ACTIVE_STATUSES, run
+from registry.read.graph_warnings import (
+    CatalogWarnings,
+    UndeclaredRead,
+    catalog_warnings,
+    loop_members,
+    undeclared_readers,
+)
 from registry.store import models as m
 
-__all__ = ["GraphData", "catalog_flow", "catalog_graph", "closure_listing",
+__all__ = ["CatalogWarnings", "GraphData", "catalog_flow", "catalog_graph", "catalog_warnings",
+           "closure_listing",
            "impact_listing", "lineage_listing", "neighbourhood"]
 
 NodeId = str  # "feature:name" | "source:name" | "consumer:name"
@@ -68,77 +77,6 @@ class GraphData:
             "nodes": [self.nodes[n] for n in sorted(self.nodes)],
             "edges": [{"from": u, "to": v, **self.edges[(u, v)]} for u, v in sorted(self.edges)],
         }
-
-
-UndeclaredRead = tuple[str, str, str | None]
-"""(feature, principal, owner team of the principal when it is a registered consumer)."""
-
-
-def _undeclared_readers(session: Session, features: list[str] | None) -> list[UndeclaredRead]:
-    """Reads observed in usage but not declared: of the given features, or (None) of every
-    feature in the catalog."""
-    declared = (select(m.ConsumerFeature.consumer_id)
-                .join(m.Feature, m.Feature.id == m.ConsumerFeature.feature_id)
-                .where(m.ConsumerFeature.consumer_id == m.Consumer.id,
-                       m.Feature.name == m.UsageDaily.feature))
-    query = (select(m.UsageDaily.feature, m.UsageDaily.principal, m.Team.name).distinct()
-             .outerjoin(m.Consumer, m.Consumer.name == m.UsageDaily.principal)
-             .outerjoin(m.Team, m.Team.id == m.Consumer.owner_id)
-             .where(~declared.exists()))
-    found: set[UndeclaredRead] = set()
-    if features is None:
-        catalog = select(m.Feature.id).where(m.Feature.name == m.UsageDaily.feature)
-        found.update((f, p, o) for f, p, o in run(session, query.where(catalog.exists())))
-    for part in chunks(sorted(features or ())):
-        found.update((f, p, o) for f, p, o in run(session,
-                                                  query.where(m.UsageDaily.feature.in_(part))))
-    return sorted(found, key=lambda row: (row[0], row[1]))
-
-
-def _ids(session: Session, kind: str, names: set[str]) -> dict[str, NodeKey]:
-    """The graph keys of the named objects of one type that exist."""
-    model = lineage.MODELS[kind]
-    found: dict[str, NodeKey] = {}
-    for part in chunks(sorted(names)):
-        found.update((name, (kind, id_)) for id_, name in run(
-            session, select(model.id, model.name).where(model.name.in_(part))))
-    return found
-
-
-def _warned(session: Session) -> list[NodeKey]:
-    """Objects with an active critical or warning finding, critical ones first."""
-    rank: dict[NodeKey, int] = {}
-    for kind, model in lineage.MODELS.items():
-        for id_, severity in run(session, select(model.id, m.Finding.severity).join(
-                m.Finding, and_(m.Finding.subject_type == kind,
-                                m.Finding.subject_name == model.name))
-                .where(m.Finding.status.in_(ACTIVE_STATUSES),
-                       m.Finding.severity.in_(("critical", "warning")))):
-            key = (kind, id_)
-            rank[key] = min(rank.get(key, 3), SEVERITY_RANK[severity])
-    return sorted(rank, key=lambda key: (rank[key], key))
-
-
-def _loop_members(session: Session, flow: nx.DiGraph) -> list[NodeKey]:
-    """Every object on a feedback loop: declared (a cycle of the catalog's edges, which can
-    only close through a consumer that produces a source) or observed (an active
-    feedback_loop finding's consumer and the objects it names)."""
-    held: list[NodeKey] | None = flow.graph.get("loop_members")
-    if held is None:
-        held = sorted(node for component in nx.strongly_connected_components(flow)
-                      if len(component) > 1 for node in component)
-        flow.graph["loop_members"] = held
-    named: dict[str, set[str]] = {}
-    for subject_type, subject, related in run(session, select(
-            m.Finding.subject_type, m.Finding.subject_name, m.Finding.related).where(
-            m.Finding.kind == "feedback_loop", m.Finding.status.in_(ACTIVE_STATUSES))):
-        named.setdefault(subject_type, set()).add(subject)
-        for item in related or []:
-            if isinstance(item, dict) and item.get("type") in lineage.MODELS:
-                named.setdefault(str(item["type"]), set()).add(str(item.get("name")))
-    observed = [key for kind, names in sorted(named.items()) if kind in lineage.MODELS
-                for key in _ids(session, kind, names).values()]
-    return list(dict.fromkeys([*held, *sorted(observed)]))
 
 
 def _annotate_findings(session: Session, graph: GraphData) -> None:
@@ -183,16 +121,21 @@ def _new_node(node: NodeId) -> dict[str, Any]:
 
 
 def _mark_loops(graph: GraphData) -> None:
+    """Flag the edges and nodes on a cycle of the drawn catalog edges: those inside one
+    strongly connected group (every cycle of the catalog closes through a consumer that
+    produces a source, so each is a feedback loop; no cycle is enumerated)."""
     flow = nx.DiGraph()
-    for node in sorted(graph.nodes):
-        kind, name = parse_node(node)
-        flow.add_node(node, type=kind, name=name)
+    flow.add_nodes_from(sorted(graph.nodes))
     flow.add_edges_from(sorted(e for e, data in graph.edges.items()
                                if data["kind"] != "undeclared"))
-    for cycle in feedback_cycles(flow, limit=1000):
-        for u, v in zip(cycle, [*cycle[1:], cycle[0]], strict=True):
-            graph.edges[(u, v)]["loop"] = True
-            graph.nodes[u]["loop"] = True
+    group: dict[NodeId, int] = {}
+    for index, component in enumerate(nx.strongly_connected_components(flow)):
+        if len(component) > 1:
+            group.update(dict.fromkeys(component, index))
+    for (u, v), data in graph.edges.items():
+        if data["kind"] != "undeclared" and u in group and group[u] == group.get(v):
+            data["loop"] = True
+            graph.nodes[u]["loop"] = graph.nodes[v]["loop"] = True
 
 
 def _build(session: Session, kept: list[NodeKey],
@@ -244,7 +187,7 @@ def neighbourhood(session: Session, name: str, *, node_type: str | None = None,
     reads: list[UndeclaredRead] = []
     if undeclared:
         features = [info[key][0] for key in kept if key[0] == "feature"]
-        reads = [row for row in _undeclared_readers(session, features)
+        reads = [row for row in undeclared_readers(session, features)
                  if only_reader is None or row[1] == only_reader]
     graph = _build(session, kept, info, available=len(reached), focus=f"{start[0]}:{name}",
                    reads=reads)
@@ -252,18 +195,17 @@ def neighbourhood(session: Session, name: str, *, node_type: str | None = None,
     return graph
 
 
-def _record_cut(graph: GraphData, scope: Iterable[NodeKey], kept: list[NodeKey],
+def _record_cut(graph: GraphData, scope: Collection[NodeKey], kept: list[NodeKey],
                 warned: list[NodeKey]) -> None:
     """Note on the graph how many nodes of each type the node limit left out, and of them how
     many have a critical or warning finding."""
     held = set(kept)
-    counts: dict[str, int] = {}
-    for key in scope:
-        if key not in held:
-            counts[key[0]] = counts.get(key[0], 0) + 1
+    counts = Counter(key[0] for key in scope)
+    counts.subtract(key[0] for key in held if key in scope)
+    counts = Counter({kind: n for kind, n in counts.items() if n > 0})
     graph.truncated = bool(counts)
     counts["warned"] = sum(1 for key in warned if key not in held)
-    graph.left_out = counts
+    graph.left_out = dict(counts)
 
 
 def _undeclared_inputs(session: Session, principal: str) -> list[NodeKey]:
@@ -278,7 +220,8 @@ def _undeclared_inputs(session: Session, principal: str) -> list[NodeKey]:
 
 def catalog_graph(session: Session, *, team: str | None = None, depth: int = 1,
                   limit: int = 200, undeclared: bool = True,
-                  flow: nx.DiGraph | None = None) -> GraphData:
+                  flow: nx.DiGraph | None = None,
+                  warnings: CatalogWarnings | None = None) -> GraphData:
     """The catalog, or one team's objects and their neighbours within `depth` hops.
 
     What matters is kept first, whatever the node limit: every undeclared read (the feature
@@ -286,26 +229,33 @@ def catalog_graph(session: Session, *, team: str | None = None, depth: int = 1,
     objects that have a critical, then a warning finding, then the most connected part: for a
     team, its own objects first, then their neighbours by distance; for the whole catalog, the
     largest connected groups first, each walked breadth-first from its best-connected node.
-    `flow` is `catalog_flow(session)`, when the caller keeps one (it only changes with the
-    catalog). The graph's `left_out` says what the limit left out.
+    `flow` is `catalog_flow(session)` and `warnings` `catalog_warnings(session)`, when the
+    caller keeps them. The graph's `left_out` says what the limit left out.
     """
     flow = catalog_flow(session) if flow is None else flow
     order = _team_order(session, flow, team, depth) if team is not None else _catalog_order(flow)
-    scope = set(order)
-    reads = _undeclared_readers(session, None) if undeclared else []
-    features = _ids(session, "feature", {row[0] for row in reads})
-    readers = _ids(session, "consumer", {row[1] for row in reads})
-    reads = [row for row in reads if features[row[0]] in scope
-             or readers.get(row[1], ("", -1)) in scope]
+    scope: set[NodeKey] = flow.graph.get("whole_catalog_scope") or set(order) \
+        if team is None else set(order)
+    if team is None:
+        flow.graph["whole_catalog_scope"] = scope
+    known = catalog_warnings(session) if warnings is None else warnings
+    features, readers = known.features, known.readers
+    reads = [row for row in known.reads if undeclared and (
+        features[row[0]] in scope or readers.get(row[1], ("", -1)) in scope)]
     must = list(dict.fromkeys([
-        *(key for key in _loop_members(session, flow) if key in scope),
+        *(key for key in (*loop_members(flow), *known.observed_loops) if key in scope),
         *(features[row[0]] for row in reads),
         *(readers[row[1]] for row in reads if row[1] in readers)]))
     unregistered = {row[1] for row in reads if row[1] not in readers}
-    warned = [key for key in _warned(session) if key in scope]
-    room = max(limit - len(must) - len(unregistered), 0)
-    rest = [key for key in dict.fromkeys([*warned, *order]) if key not in set(must)]
-    kept = [*must, *rest[:room]]
+    warned = [key for key in known.warned if key in scope]
+    size = len(must) + max(limit - len(must) - len(unregistered), 0)
+    kept, held = list(must), set(must)
+    for key in chain(warned, order):
+        if len(kept) >= size:
+            break
+        if key not in held:
+            kept.append(key)
+            held.add(key)
     graph = _build(session, kept, describe(session, kept),
                    available=len(scope | set(must)) + len(unregistered), focus=None,
                    reads=reads)
