@@ -157,3 +157,23 @@ def test_explorer_focus_and_what_it_says_about_the_cut(app: Any) -> None:
     assert "Left out by the node limit" in cut and "Every undeclared read" in cut
     data = web.get("/api/v1/graph?limit=10").get_json()
     assert data["truncated"] and set(data["left_out"]) >= {"feature", "warned"}
+
+
+def test_the_explorer_shows_new_undeclared_reads_after_an_analysis(app: Any,
+                                                                   catalog_url: str) -> None:
+    from web_catalog import NOW
+
+    from registry.evidence.usage import record_usage
+    from registry.evidence.usage_events import UsageEvent
+    from registry.findings.run import run_analysis
+    from registry.store.db import session_factory, session_scope
+
+    web = app.test_client()
+    reader = ("feature:user_clicks_30d", "consumer:late_reader")
+    assert reader not in _edges(web.get("/api/v1/graph?limit=10").get_json(), "undeclared")
+    sessions = session_factory(catalog_url)
+    with session_scope(sessions) as session:
+        record_usage(session, [UsageEvent(NOW, "late_reader", ("user_clicks_30d",), 2)])
+    with session_scope(sessions) as session:
+        run_analysis(session, now=NOW)
+    assert reader in _edges(web.get("/api/v1/graph?limit=10").get_json(), "undeclared")

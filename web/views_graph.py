@@ -82,17 +82,22 @@ def _catalog_graph(session: Session, team: str | None, args: dict[str, Any]
 
 def _warnings(session: Session) -> tuple[object, queries_graph.CatalogWarnings]:
     """The catalog's undeclared reads, warned objects and observed loops, and the version
-    they were read at (see WARNINGS_SECONDS; the previous value is served while a newer one
-    is read)."""
+    they were read at: after a change set or an analysis run they are read at once; usage
+    alone refreshes them in the background (see WARNINGS_SECONDS; the previous value is
+    served while a newer one is read)."""
     factory = sessions()
-    version = (catalog_version(session), session.scalar(select(func.max(m.AnalysisRun.id))) or 0,
-               int(time.time() // WARNINGS_SECONDS))
+    changed = (catalog_version(session),
+               session.scalar(select(func.max(m.AnalysisRun.id))) or 0)
 
-    def load(_version: object, _held: object) -> queries_graph.CatalogWarnings:
+    def load(_version: object = None, _held: object = None) -> queries_graph.CatalogWarnings:
         with factory() as own:
             return queries_graph.catalog_warnings(own)
 
-    return memo_latest("graph_warnings", version, load)
+    version = (*changed, int(time.time() // WARNINGS_SECONDS))
+    seen, warnings = memo_latest("graph_warnings", version, load)
+    if not isinstance(seen, tuple) or seen[:2] != changed:
+        return version, memo("graph_warnings_now", version, load)
+    return seen, warnings
 
 
 def _focused(focus: str, args: dict[str, Any]) -> dict[str, Any]:
