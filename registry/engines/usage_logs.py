@@ -6,8 +6,8 @@ with the first and last read time, and a line or row that cannot be taken is kep
 number and reason. This module holds what every engine shares, so the engines differ only in
 where the work runs:
 
-* `parse_records`: Parquet rows (as dicts) through `validate_event`, the counterpart of
-  `parse_lines` for JSON Lines; `arrow_records` turns an Arrow batch into such dicts (times
+* `parse_records`: Parquet rows (as dicts) through `parse_lines` as JSON text, so they are
+  checked exactly as lines are; `arrow_records` turns an Arrow batch into such dicts (times
   with a timezone become ISO 8601 text in UTC; times without one stay without, so the
   validator refuses them as it refuses such text).
 * `UsageAggregate`: the result an engine hands to the usage service, with `merge_cell` (how
@@ -23,19 +23,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 
-from registry.evidence.usage_events import (
-    DailyReadCounts,
-    LineStats,
-    Rejection,
-    parse_lines,
-    validate_event,
-)
+from registry.evidence.usage_events import DailyReadCounts, LineStats, Rejection, parse_lines
 
 __all__ = [
     "LogFormat",
@@ -107,42 +101,46 @@ def record_text(record: dict[str, Any]) -> bytes:
     return orjson.dumps(record, default=str)
 
 
-def _time_text(value: datetime) -> str:
-    if value.tzinfo is None:
-        return value.isoformat()
-    return value.astimezone(UTC).isoformat()
+def _times_as_text(batch: Any) -> Any:
+    """Timestamp columns as ISO 8601 text, in UTC with ``+00:00`` when they have a timezone
+    and without an offset when they have none (vectorised: Arrow formats them)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for column in batch.columns:
+        kind = column.type
+        if pa.types.is_timestamp(kind):
+            if kind.tz is not None:
+                utc = column.cast(pa.timestamp(kind.unit, "UTC"))
+                column = pc.binary_join_element_wise(
+                    pc.strftime(utc, format="%Y-%m-%dT%H:%M:%S"), "+00:00", "")
+            else:
+                column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 def arrow_records(batch: Any) -> list[dict[str, Any]]:
     """Rows of an Arrow record batch as event dicts: null fields left out, times as text."""
-    rows: list[dict[str, Any]] = batch.to_pylist()
-    records = []
-    for row in rows:
-        record = {}
-        for key, value in row.items():
-            if value is None:
-                continue
-            record[key] = _time_text(value) if isinstance(value, datetime) else value
-        records.append(record)
-    return records
+    rows: list[dict[str, Any]] = _times_as_text(batch).to_pylist()
+    return [{key: value for key, value in row.items() if value is not None} for row in rows]
 
 
 def parse_records(records: Sequence[dict[str, Any]], numbers: Sequence[int],
                   counts: DailyReadCounts, stats: LineStats, rejections: list[Rejection],
                   prefix: str = "") -> None:
-    """Check each record (row number ``numbers[i]``) with `validate_event` and add it to
-    ``counts``; bad ones go to ``rejections`` (reason prefixed with ``prefix``)."""
-    for record, number in zip(records, numbers, strict=True):
-        parsed = validate_event(record)
-        stats.lines += 1
-        if isinstance(parsed, str):
-            text = record_text(record)[:2000].decode("utf-8", errors="replace")
-            rejections.append(Rejection(number, text[:500], prefix + parsed))
-            stats.rejected += 1
-            continue
-        ts, principal, features, count = parsed
-        counts.add(ts, principal, features, count)
-        stats.events += 1
+    """Parquet rows (row number ``numbers[i]``) checked and added up exactly as JSON Lines
+    are: each row as JSON text through `parse_lines` (its fast path, and `validate_event` for
+    anything unusual); bad rows go to ``rejections`` (reason prefixed with ``prefix``)."""
+    texts = [record_text(record) for record in records]
+    found: list[Rejection] = []
+    start = 0
+    for end in range(1, len(texts) + 1):  # runs of consecutive row numbers
+        if end == len(texts) or numbers[end] != numbers[end - 1] + 1:
+            parse_lines(texts[start:end], numbers[start], counts, stats, found)
+            start = end
+    rejections.extend(Rejection(r.line_number, r.raw, prefix + r.reason) for r in found)
 
 
 def file_prefix(name: str, several: bool) -> str:
