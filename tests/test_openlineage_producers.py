@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 from conftest import PG_ADMIN_URL, Cli, _pg_admin, admin_token, authorize
 from featreg.web import create_app
 from flask.testing import FlaskClient
@@ -407,6 +408,37 @@ def test_openlineage_ingest_of_the_ndjson_gives_what_the_endpoint_gave(world: Wo
     assert world.cli_states[1] == world.cli_states[0] == world.cli_states[2]
 
 
+def test_suggest_proposes_what_events_describe_and_apply_accepts_it(
+        world: World, tmp_path: Path) -> None:
+    """(Runs on the database the CLI fed; the states compared above were taken before.)"""
+    cli = Cli(world.cli_url)
+    suggested = cli("openlineage", "suggest", "--format", "yaml")
+    assert suggested.exit_code == 0, suggested.output
+    spec = yaml.safe_load(suggested.output)
+    sessions = [s for s in spec["sources"] if {"namespace": "postgres://warehouse:5432",
+                                               "name": "analytics.public.sessions"}
+                in s.get("openlineage", [])]
+    assert len(sessions) == 1, spec["sources"]
+    source = sessions[0]
+    assert (source["description"], source["owner"]) == ("One row per web session.",
+                                                        "web-analytics")
+    features = {f["name"]: f for f in spec["features"] if source["name"] in f["sources"]}
+    assert features[f"{source['name']}.duration"]["description"] == "Session length in seconds"
+    assert features[f"{source['name']}.device.os"]["description"] == "Operating system"
+    catalog = yaml.safe_load(CATALOG.read_text())
+    known = [a for s in catalog["sources"] for a in s.get("openlineage", [])]
+    assert not [a for s in spec["sources"] for a in s.get("openlineage", []) if a in known]
+    assert not {c["name"] for c in spec.get("consumers", [])} & REGISTERED_PARENTS
+    assert not [c["name"] for c in spec.get("consumers", [])
+                if any(child in c["name"] for child in CHILD_JOBS)]
+    path = tmp_path / "suggested.yaml"
+    path.write_text(suggested.output)
+    applied = cli("apply", str(path))
+    assert applied.exit_code == 0, applied.output
+    again = yaml.safe_load(cli("openlineage", "suggest", "--format", "yaml").output) or {}
+    assert source["name"] not in {s["name"] for s in again.get("sources", [])}
+
+
 # ----- single scenarios ----------------------------------------------------------------------
 
 
@@ -497,3 +529,100 @@ def test_a_task_started_before_its_dag_was_registered_rolls_up_once_it_is(
     assert cli("analyze", "--now", NOW).exit_code == 0
     listed = cli("findings", "--kind", "undeclared_consumer", "--format", "json")
     assert json.loads(listed.output) == []
+
+
+def test_a_team_token_cannot_count_reads_for_another_teams_dag_through_a_grandchild(
+        db_url: str, http_on_catalog: FlaskClient) -> None:
+    """A Spark application whose parent is a task of the data team's DAG `BQ` (no root facet,
+    as 1-0-x producers send it) rolls up to `BQ`: a token of team ml may not report it."""
+    dag_run, task_run = str(uuid.uuid4()), str(uuid.uuid4())
+    task = _run_event(("airflow-prod", "BQ.upload"), task_run, "START", "2026-11-20T10:00:00Z",
+                      parent={"run": {"runId": dag_run},
+                              "job": {"namespace": "airflow-prod", "name": "BQ"}})
+    assert http_on_catalog.post("/api/v1/lineage", json=task).status_code == 201
+    from registry.access.tokens import create_token
+
+    with session_scope(session_factory(db_url)) as session:
+        _row, secret = create_token(session, name="ml-token", team="ml", admin=False,
+                                    created_by="tests")
+    orders = {"namespace": "bigquery", "name": "acme-prod.sales.orders",
+              "facets": {"schema": {"fields": [{"name": "amount", "type": "NUMERIC"}]}}}
+    spark = _run_event(("spark", "submitted_app"), str(uuid.uuid4()), "START",
+                       "2026-11-20T10:01:00Z", inputs=[orders], parent={
+                           "run": {"runId": task_run},
+                           "job": {"namespace": "airflow-prod", "name": "BQ.upload"}})
+    as_ml = {"Authorization": f"Bearer {secret}"}
+    direct = {**task, "eventType": "COMPLETE", "eventTime": "2026-11-20T10:02:00Z"}
+    assert http_on_catalog.post("/api/v1/lineage", json=direct, headers=as_ml).status_code == 403
+    response = http_on_catalog.post("/api/v1/lineage", json=spark, headers=as_ml)
+    assert response.status_code == 403, response.get_data(as_text=True)[:300]
+    assert State.of(db_url).usage == []
+
+
+def test_registering_a_reader_after_its_runs_clears_its_unregistered_warning(
+        db_url: str, http_on_catalog: FlaskClient) -> None:
+    """What `openlineage suggest` is for: the job is registered (with what it read) after its
+    runs were seen; its runs' reads then belong to it, and nothing reports the old name."""
+    for hour in (10, 11):
+        run = str(uuid.uuid4())
+        for state, minute in (("START", 0), ("COMPLETE", 5)):
+            event = _run_event(("ml-platform", "profile_export"), run, state,
+                               f"2026-11-20T{hour}:{minute:02d}:00Z", inputs=[PROFILES])
+            assert http_on_catalog.post("/api/v1/lineage", json=event).status_code == 201
+    registered = CATALOG.read_text() + (
+        "  - {name: profile_export, kind: job, owner: ml, features: [user_profiles.age]}\n")
+    assert http_on_catalog.post("/api/v1/apply", json={"yaml": registered}).status_code == 200
+    cli = Cli(db_url)
+    assert cli("analyze", "--now", NOW).exit_code == 0
+    listed = cli("findings", "--kind", "undeclared_consumer", "--format", "json")
+    assert [f["subject"]["name"] for f in json.loads(listed.output)] == []
+    assert [(f, n) for _, f, _, n in State.of(db_url).usage] == [("user_profiles.age", 2)]
+
+
+def test_a_spark_action_under_an_airflow_task_rolls_up_to_the_dag_one_request_each(
+        db_url: str, http_on_catalog: FlaskClient) -> None:
+    """Action -> Spark application -> Airflow task `BQ.enrich` -> DAG `BQ`, no root facets,
+    each event in its own request (as the client's HTTP transport sends them)."""
+    dag_run, task_run, app_run, action_run = (str(uuid.uuid4()) for _ in range(4))
+    orders = {"namespace": "bigquery", "name": "acme-prod.sales.orders",
+              "facets": {"schema": {"fields": [{"name": "amount", "type": "NUMERIC"}]}}}
+    chain = [
+        (("airflow-prod", "BQ.enrich"), task_run, ("airflow-prod", "BQ"), dag_run, []),
+        (("spark-prod", "orders_enrichment"), app_run, ("airflow-prod", "BQ.enrich"), task_run,
+         []),
+        (("spark-prod", "orders_enrichment.execute_save_into_data_source_command"), action_run,
+         ("spark-prod", "orders_enrichment"), app_run, [orders]),
+    ]
+    for job, run, parent_job, parent_run, inputs in chain:
+        parent = {"run": {"runId": parent_run},
+                  "job": {"namespace": parent_job[0], "name": parent_job[1]}}
+        event = _run_event(job, run, "START", "2026-11-20T10:00:00Z", parent=parent,
+                           inputs=inputs)
+        response = http_on_catalog.post("/api/v1/lineage", json=event)
+        assert response.status_code == 201
+        assert response.get_json()["results"][0]["principal"] == "BQ", job
+    assert State.of(db_url).reads() == {("BQ", "sales.orders.amount")}
+
+
+def test_a_team_token_cannot_refresh_or_profile_another_teams_source_through_lineage(
+        db_url: str, http_on_catalog: FlaskClient) -> None:
+    """`POST /sources/sales.orders/refreshed` is the data team's; an OpenLineage COMPLETE
+    that writes the dataset, and input statistics about it, are the same claims."""
+    from registry.access.tokens import create_token
+
+    with session_scope(session_factory(db_url)) as session:
+        _row, secret = create_token(session, name="ml-token", team="ml", admin=False,
+                                    created_by="tests")
+    as_ml = {"Authorization": f"Bearer {secret}"}
+    assert http_on_catalog.post("/api/v1/sources/sales.orders/refreshed", json={},
+                                headers=as_ml).status_code == 403
+    orders = {"namespace": "bigquery", "name": "acme-prod.sales.orders"}
+    event = _run_event(("ml-jobs", "writer"), str(uuid.uuid4()), "COMPLETE",
+                       "2026-11-29T10:00:00Z", inputs=[{**orders, "inputFacets": {
+                           "dataQualityMetrics": {"rowCount": 1, "columnMetrics": {
+                               "amount": {"nullCount": 999}}}}}])
+    event["outputs"] = [orders]
+    response = http_on_catalog.post("/api/v1/lineage", json=event, headers=as_ml)
+    assert response.status_code in (201, 403), response.get_data(as_text=True)[:300]
+    state = State.of(db_url)
+    assert (state.updates, state.column_stats) == ({}, [])
