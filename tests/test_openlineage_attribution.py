@@ -279,3 +279,19 @@ def test_openlineage_aliases_are_validated_with_file_and_line(tmp_path: Any,
     assert exported.exit_code == 0
     text = "".join(p.read_text() for p in (tmp_path / "out").rglob("*.yaml"))
     assert "db-b:5432" in text
+
+
+def test_a_task_named_under_a_registered_dag_without_a_parent_facet_rolls_up(
+        http: FlaskClient, sqlite_url: str) -> None:
+    """Older Airflow integrations send `dag.task` with no parent facet."""
+    orders = InputDataset(namespace=A, name="public.orders", facets={"schema": schema("amount")})
+    assert post(http, event("daily_sales.extract.load", inputs=[orders]))["results"][0][
+        "principal"] == "daily_sales"
+    post(http, event("etl.load", inputs=[InputDataset(namespace=A, name="profiles", facets={
+        "schema": schema("address.city")})]))
+    assert ("airflow/etl.load", "profiles.address.city", 1) in reads(sqlite_url)
+    registered = CATALOG + "  - {name: etl, kind: job, owner: data, " \
+                           "features: [profiles.address.city]}\n"
+    assert http.post("/api/v1/apply", json={"yaml": registered}).status_code == 200
+    assert reads(sqlite_url) == {("daily_sales", "sales.orders.amount", 1),
+                                 ("etl", "profiles.address.city", 1)}

@@ -47,7 +47,7 @@ from registry.evidence.openlineage_events import (
     parse_lineage_event,
 )
 from registry.evidence.openlineage_facts import FactStore, pair_key
-from registry.evidence.openlineage_matching import Catalog, in_chunks
+from registry.evidence.openlineage_matching import Catalog, in_chunks, task_prefixes
 from registry.evidence.openlineage_read import observed_datasets
 from registry.evidence.usage import record_usage
 from registry.evidence.usage_events import UsageEvent
@@ -116,7 +116,8 @@ class _Store:
         self.stored_reads = {r.run_id: dict(r.reads) for r in self.runs.values()}
         self.facts = FactStore(session, events)
         self.catalog = Catalog.load(session, events, self.facts.remembered(), [
-            n for r in self.runs.values() for n in (r.job_name, r.parent_name, r.root_name)
+            n for r in self.runs.values()
+            for n in (r.job_name, r.parent_name, r.root_name, *task_prefixes(r.job_name))
             if n is not None])
         self.datasets: dict[str, m.OpenLineageDataset | None] = {}
         self.updates: list[SourceUpdateRow] = []
@@ -400,6 +401,12 @@ def reattribute_runs(session: Session, consumers: Iterable[str], *,
     found: dict[str, m.OpenLineageRun] = {}
     for column in (run.job_name, run.parent_name, run.root_name):
         found.update({r[0].run_id: r[0] for r in in_chunks(session, select(run), column, names)})
+    wanted = set(names)  # unregistered runs whose name makes them a task of one of them
+    tasks = [job for (job,) in session.execute(
+        select(run.job_name).where(run.principal.contains("/")).distinct())
+        if wanted.intersection(task_prefixes(job))]
+    found.update({r[0].run_id: r[0] for r in in_chunks(session, select(run), run.job_name,
+                                                        tasks)})
     frontier = set(found)
     for _depth in range(MAX_DEPTH):
         if not frontier:

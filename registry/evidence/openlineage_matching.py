@@ -3,7 +3,9 @@
 - **Principal** (`Catalog.principal`): the first registered consumer among the job's ``name``,
   its parent job's name (``parent`` run facet), the principal of its parent run when that is a
   registered consumer (so a Spark action under an Airflow task under a registered DAG rolls up
-  to the DAG), and the root job's name (2-0-x ``parent.root``); else ``namespace/name`` (a
+  to the DAG), the root job's name (2-0-x ``parent.root``), and — for producers that send no
+  parent facet (older Airflow integrations) — the job name's dotted prefixes, longest first
+  (``dag.task`` is a task of the consumer ``dag``); else ``namespace/name`` (a
   name longer than 128 characters is cut, with 8 hex digits of its SHA-256 after ``~``).
   Consumer names cannot hold ``/``, so an unregistered job never collides with a consumer.
 - **Source** (`Catalog.source_of`): the source that declares the dataset's (namespace, name),
@@ -44,6 +46,12 @@ def in_chunks(session: Session, query: Any, column: Any, values: Iterable[str]) 
     return rows
 
 
+def task_prefixes(name: str) -> list[str]:
+    """``dag.group.task`` -> ``dag.group``, ``dag``: the parents a task's name implies."""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)][:8]
+
+
 def qualified_principal(job: JobRef) -> str:
     """``namespace/name``, cut to 128 characters with a digest when longer."""
     text = job.qualified
@@ -73,6 +81,7 @@ class Catalog:
         """The names one request's events can resolve to (``principals``: earlier runs')."""
         jobs = [*principals, *(j.name for e in events for j in (e.job, e.parent, e.root)
                                if j is not None)]
+        jobs += [p for e in events if e.job is not None for p in task_prefixes(e.job.name)]
         return cls.load_for(session, [ds for e in events for ds in (*e.inputs, *e.outputs)],
                             jobs, remembered)
 
@@ -129,7 +138,7 @@ class Catalog:
                   root: JobRef | None) -> str:
         """The principal of a run (see the module docstring)."""
         for name in (job.name, parent.name if parent else None, parent_principal,
-                     root.name if root else None):
+                     root.name if root else None, *task_prefixes(job.name)):
             if name is not None and name in self.consumers:
                 return name
         return qualified_principal(job)
