@@ -295,3 +295,27 @@ def test_a_task_named_under_a_registered_dag_without_a_parent_facet_rolls_up(
     assert http.post("/api/v1/apply", json={"yaml": registered}).status_code == 200
     assert reads(sqlite_url) == {("daily_sales", "sales.orders.amount", 1),
                                  ("etl", "profiles.address.city", 1)}
+
+
+def test_the_cli_ingests_ndjson_and_suggests(tmp_path: Any, sqlite_url: str) -> None:
+    cli = Cli(sqlite_url)
+    (tmp_path / "catalog.yaml").write_text(CATALOG)
+    assert cli("apply", str(tmp_path / "catalog.yaml")).exit_code == 0
+    seen = event("nightly_export", when="2026-11-20T02:00:00", inputs=[InputDataset(
+        namespace="kafka://broker:9092", name="clicks", facets={"schema": schema("user")})])
+    lines = tmp_path / "events.ndjson"
+    lines.write_text(json.dumps(seen) + "\n\n")
+    ingested = cli("openlineage", "ingest", str(lines))
+    assert ingested.exit_code == 0, ingested.output
+    assert "no offset: read as UTC" in ingested.output and "1 events taken" in ingested.output
+    assert "1 already received" in cli("openlineage", "ingest", "-",
+                                       input=lines.read_text()).output
+    assert cli("openlineage", "ingest", "-", input="{nope\n").exit_code == 1
+    suggested = json.loads(cli("openlineage", "suggest", "--format", "json").output)
+    assert suggested["sources"][0]["kind"] == "stream"
+    assert suggested["features"][0]["name"] == "clicks.user"
+    assert suggested["consumers"] == [{"name": "nightly_export", "kind": "job",
+                                       "owner": "unowned"}]
+    (tmp_path / "suggested.yaml").write_text(cli("openlineage", "suggest").output)
+    assert cli("apply", str(tmp_path / "suggested.yaml")).exit_code == 0
+    assert "Nothing to suggest" in cli("openlineage", "suggest").output
