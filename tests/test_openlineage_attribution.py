@@ -39,6 +39,7 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.serde import Serde
 from sqlalchemy import select
 
+from registry.evidence.openlineage_read import feature_statistics
 from registry.store import models as m
 from registry.store.db import session_factory, session_scope
 
@@ -210,6 +211,10 @@ def test_a_schema_is_remembered_and_facets_are_kept(http: FlaskClient, sqlite_ur
     stats = {(s["facet"], s["field"]): s["metrics"] for s in view["statistics"]}
     assert stats[("dataQualityMetrics", "score")] == {"nullCount": 1, "distinctCount": 9}
     assert stats[("inputStatistics", None)] == {"rowCount": 10, "size": 2048}
+    with session_scope(session_factory(sqlite_url)) as session:
+        history = feature_statistics(session, "scores.score")
+    assert [(h["facet"], h["metrics"]["nullCount"]) for h in history] == [
+        ("dataQualityMetrics", 1)]
     assert view["warnings"] == ["airflow/backfill was seen writing this source, which names "
                                 "no producer (no consumer declares it in produces)"]
     with session_scope(session_factory(sqlite_url)) as session:  # a COMPLETE run: an update

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from registry.store import models as m
 
-__all__ = ["consumer_lineage", "observed_datasets", "observed_outputs", "source_lineage"]
+__all__ = ["consumer_lineage", "feature_statistics", "observed_datasets", "observed_outputs",
+           "source_lineage"]
 
 MAX_ROWS = 1000
 
@@ -133,3 +134,24 @@ def source_lineage(session: Session, source: str) -> dict[str, Any]:
             "statistics": [{"at": s.at.isoformat(), "field": s.field, "facet": s.facet,
                             "metrics": s.metrics, "run_id": s.run_id, "dataset":
                             {"namespace": s.namespace, "name": s.name}} for s in stats]}
+
+
+def feature_statistics(session: Session, feature: str) -> list[dict[str, Any]]:
+    """What input facets reported over time about a feature's column: rows of its sources
+    whose field is the feature's column (``<source>.<field>``, or the bare name when the
+    feature is built on the source), newest first — to show next to the snapshots' own."""
+    sources = list(session.scalars(
+        select(m.Source.name).join(m.FeatureSource, m.FeatureSource.source_id == m.Source.id)
+        .join(m.Feature, m.Feature.id == m.FeatureSource.feature_id)
+        .where(m.Feature.name == feature)))
+    columns = {s: feature.removeprefix(f"{s}.") for s in sources}
+    if not columns:
+        return []
+    rows = session.scalars(select(m.OpenLineageColumnStat)
+                           .where(m.OpenLineageColumnStat.source.in_(sorted(columns)),
+                                  m.OpenLineageColumnStat.field.in_(sorted(set(columns.values()))))
+                           .order_by(m.OpenLineageColumnStat.at.desc(),
+                                     m.OpenLineageColumnStat.id).limit(MAX_ROWS))
+    return [{"at": r.at.isoformat(), "source": r.source, "field": r.field, "facet": r.facet,
+             "metrics": r.metrics, "run_id": r.run_id} for r in rows
+            if r.source is not None and columns.get(r.source) == r.field]
