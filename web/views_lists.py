@@ -13,7 +13,7 @@ from registry.read.browse import ListQuery, PrincipalRow
 from registry.read.directory import NameDirectory
 from registry.read.lists import catalog_version
 
-from .support import API_PREFIX, await_latest, db, memo_latest, respond, sessions
+from .support import API_PREFIX, await_latest, db, memo, memo_latest, respond, sessions
 
 bp = Blueprint("lists", __name__)
 api = Blueprint("lists_api", __name__, url_prefix=API_PREFIX)
@@ -81,4 +81,7 @@ def principals() -> Response:
 @api.get("/history")
 def history() -> Response:
     q = ListQuery.from_args(request.args, list(audit.HISTORY_SORTS), audit.HISTORY_FILTERS)
-    return respond("history.html", audit.history_page(db(), q))
+    session = db()
+    choices = memo("history_choices", audit.latest_event(session),
+                   lambda: audit.history_choices(session))
+    return respond("history.html", audit.history_page(session, q, choices))

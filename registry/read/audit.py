@@ -33,7 +33,8 @@ def _day_bound(args: Mapping[str, str], key: str) -> datetime | None:
     return start + timedelta(days=1) if key == "until" else start
 
 
-def history_page(session: Session, q: ListQuery) -> dict[str, Any]:
+def history_page(session: Session, q: ListQuery,
+                 choices: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """Audit events matching the filters: `actor` (substring, any case), `type` (feature,
     source, consumer, team, finding...), `name` (substring), `action`, `since` and `until`
     (days, inclusive). Each event with its changed fields."""
@@ -57,7 +58,19 @@ def history_page(session: Session, q: ListQuery) -> dict[str, Any]:
     order = [A.ts, A.id] if q.sort == "ts" else [A.ts.desc(), A.id.desc()]
     events = session.scalars(select(A).where(*where).order_by(*order)
                              .offset(pagination.offset).limit(q.per_page))
-    choices = {"type": sorted(session.scalars(select(A.object_type).distinct())),
-               "action": sorted(session.scalars(select(A.action).distinct()))}
     return {"query": q.to_dict(), "items": [audit_to_dict(e) for e in events],
-            "pagination": pagination.to_dict(), "sorts": HISTORY_SORTS, "choices": choices}
+            "pagination": pagination.to_dict(), "sorts": HISTORY_SORTS,
+            "choices": choices if choices is not None else history_choices(session)}
+
+
+def latest_event(session: Session) -> int:
+    """The id of the newest audit event (0: none): changes whenever the trail grows."""
+    return session.scalar(select(func.max(m.AuditEvent.id))) or 0
+
+
+def history_choices(session: Session) -> dict[str, list[str]]:
+    """The object types and actions the audit trail holds (a pass over it: callers may keep
+    the answer until the next change set)."""
+    A = m.AuditEvent
+    pairs = session.execute(select(A.object_type, A.action).distinct()).all()
+    return {"type": sorted({t for t, _ in pairs}), "action": sorted({a for _, a in pairs})}
