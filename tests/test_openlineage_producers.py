@@ -55,7 +55,8 @@ NO_RUN_ID = FIXTURES / "no_run_id.ndjson"
 NOW = "2026-11-30T00:00:00Z"
 
 REGISTERED_PARENTS = {"BQ", "customer_scoring", "dbt-run-jaffle_shop"}
-CHILD_JOBS = ("BQ.upload", "BQ.copy", "customer_scoring.execute_", "model.jaffle_shop.")
+CHILD_JOBS = ("BQ.upload", "BQ.copy", "BQ.enrich", "orders_enrichment",
+              "customer_scoring.execute_", "model.jaffle_shop.")
 EXPECTED_READS = {
     ("BQ", "sales.orders.amount"),
     ("customer_scoring", "lifetime_value"),
