@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry.analysis.graph import NODE_TYPES
+from registry.catalog.lineage import cached_flow
 from registry.core.errors import FeatregError, NotFound
 from registry.read import graph as queries_graph
 from registry.read.common import clamp_int
@@ -70,7 +71,8 @@ def _catalog_graph(session: Session, team: str | None, args: dict[str, Any]
     """The whole catalog's or a team's graph, kept while the catalog and the warnings it is
     drawn from are unchanged (it depends on nothing else)."""
     version = catalog_version(session)
-    flow = memo("catalog_flow", version, lambda: queries_graph.catalog_flow(session))
+    flow = cached_flow(session) or memo("catalog_flow", version,
+                                        lambda: queries_graph.catalog_flow(session))
     seen, warnings = _warnings(session)
     undeclared = _flag("undeclared")
     return memo(f"catalog_graph {team!r} {args['depth']} {args['limit']} {undeclared}",

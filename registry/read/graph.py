@@ -14,7 +14,7 @@ catalog graph for a team or the whole catalog.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from itertools import chain
@@ -283,13 +283,19 @@ def _catalog_order(flow: nx.DiGraph) -> list[NodeKey]:
     unchanged)."""
     order: list[NodeKey] | None = flow.graph.get("whole_catalog_order")
     if order is None:
-        around = graph_neighbours(flow, undirected=True)
+        pred, succ = flow.pred, flow.succ
         order = []
         components = sorted(nx.weakly_connected_components(flow),
                             key=lambda c: (-len(c), min(c)))
-        for component in components:
+        for component in components:  # `walk`'s order (sorted neighbours), without its levels
             start = min(component, key=lambda n: (-flow.degree(n), n))
-            order += walk([start], around).depth
+            seen, queue = {start}, deque([start])
+            while queue:
+                node = queue.popleft()
+                order.append(node)
+                for other in sorted({*pred[node], *succ[node]} - seen):
+                    seen.add(other)
+                    queue.append(other)
         flow.graph["whole_catalog_order"] = order
     return order
 
