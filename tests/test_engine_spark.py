@@ -235,3 +235,79 @@ def test_correlate_matches_for_each_method(spark: Any, snapshot_file: Path) -> N
         assert [(p.a, p.b, p.n) for p in remote] == [(p.a, p.b, p.n) for p in local]
         for mine, theirs in zip(remote, local, strict=True):
             _close(theirs.to_dict(), mine.to_dict(), f"{method} {mine.a}-{mine.b}")
+
+
+# -- through the command line and the one service ---------------------------------------------
+
+CATALOG = """
+teams:
+  - {name: data, contact: data@example.com}
+features:
+  - {name: base, owner: data, dtype: float, description: x, expect: {min: 30, max: 70}}
+  - {name: copy_scaled, owner: data, dtype: float, description: x}
+  - {name: with_gaps, owner: data, dtype: float, description: x}
+  - {name: ties, owner: data, dtype: float, description: x}
+  - {name: country, owner: data, dtype: category, description: x, expect: {values: [de, fr]}}
+  - {name: flag_missing, owner: data, dtype: bool, description: x}
+"""
+
+
+def _stored_snapshot(url: str, snapshot_id: int) -> tuple[Any, Any]:
+    from sqlalchemy import select
+
+    from registry.evidence.snapshots import snapshot_correlations
+    from registry.store import models as m
+    from registry.store.db import session_factory, session_scope
+
+    with session_scope(session_factory(url)) as session:
+        rows = session.scalars(select(m.SnapshotFeatureStats).where(
+            m.SnapshotFeatureStats.snapshot_id == snapshot_id)
+            .order_by(m.SnapshotFeatureStats.feature)).all()
+        stored = {r.feature: {"stats": r.stats, "profile": r.profile} for r in rows}
+        pairs = [(p.a, p.b, p.pearson, p.spearman, p.n)
+                 for p in snapshot_correlations(session, snapshot_id)]
+    return stored, pairs
+
+
+def test_cli_spark_engine_stores_what_the_local_engine_stores(
+        spark: Any, snapshot_file: Path, sqlite_template: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from conftest import Cli
+
+    urls = []
+    for name in ("local", "spark"):
+        shutil.copy(sqlite_template, tmp_path / f"{name}.db")
+        urls.append(f"sqlite:///{tmp_path / name}.db")
+    (tmp_path / "catalog.yaml").write_text(CATALOG)
+    logs = tmp_path / "usage.jsonl"
+    _write_jsonl(logs, random.Random(5), 2000)
+    local, remote = Cli(urls[0]), Cli(urls[1])
+    for cli in (local, remote):
+        assert cli("apply", str(tmp_path / "catalog.yaml")).exit_code == 0
+        first = cli("snapshot", "add", str(snapshot_file), "--taken-at", "2026-11-01T00:00:00Z")
+        assert first.exit_code == 0, first.output
+    assert local("usage", "ingest", str(logs)).exit_code == 0
+    result = remote("usage", "ingest", str(logs), "--engine", "spark")
+    assert result.exit_code == 0, result.output
+    assert "events taken, 8 rejected" in result.output
+    later = ("snapshot", "add", str(snapshot_file), "--taken-at", "2026-11-02T00:00:00Z")
+    assert local(*later).exit_code == 0
+    result = remote(*later, "--engine", "spark")
+    assert result.exit_code == 0, result.output
+    again = remote(*later, "--engine", "spark")
+    assert "Already registered as snapshot 2" in again.output
+    with_local, with_spark = _stored_snapshot(urls[0], 2), _stored_snapshot(urls[1], 2)
+    _close(with_local[0], with_spark[0], "snapshot 2")
+    assert "tracked" in with_spark[0]["base"]["profile"]
+    assert [p[:2] + p[4:] for p in with_spark[1]] == [p[:2] + p[4:] for p in with_local[1]]
+    _close([p[2:4] for p in with_local[1]], [p[2:4] for p in with_spark[1]], "pairs")
+    from test_engines import _stored
+
+    assert _stored(urls[1]) == _stored(urls[0])
+    rejected = [remote("usage", "rejected", "--format", "json").output,
+                local("usage", "rejected", "--format", "json").output]
+    assert [[{k: v for k, v in r.items() if k not in ("ingest_id", "ingested_at", "source")}
+             for r in json.loads(text)] for text in rejected] == [
+        [{k: v for k, v in r.items() if k not in ("ingest_id", "ingested_at", "source")}
+         for r in json.loads(rejected[1])]] * 2
