@@ -627,3 +627,23 @@ def test_a_team_token_cannot_refresh_or_profile_another_teams_source_through_lin
     assert response.status_code in (201, 403), response.get_data(as_text=True)[:300]
     state = State.of(db_url)
     assert (state.updates, state.column_stats) == ({}, [])
+
+
+def test_an_observed_output_closes_a_feedback_loop(db_url: str,
+                                                   http_on_catalog: FlaskClient) -> None:
+    """customer_scoring reads lifetime_value (built on default.customers) and is seen writing
+    default.customers: consumer -> writes -> source -> feature -> consumer."""
+    customers = {"namespace": "file", "name": "/warehouse/customers", "facets": {
+        "schema": {"fields": [{"name": "lifetime_value", "type": "double"}]},
+        "symlinks": {"identifiers": [{"namespace": "hive://metastore:9083",
+                                      "name": "default.customers", "type": "TABLE"}]}}}
+    run = str(uuid.uuid4())
+    for state, when in (("START", "2026-11-20T10:00:00Z"), ("COMPLETE", "2026-11-20T10:05:00Z")):
+        event = _run_event(("spark-prod", "customer_scoring"), run, state, when,
+                           inputs=[customers])
+        event["outputs"] = [customers]
+        assert http_on_catalog.post("/api/v1/lineage", json=event).status_code == 201
+    cli = Cli(db_url)
+    assert cli("analyze", "--now", NOW).exit_code == 0
+    listed = json.loads(cli("findings", "--kind", "feedback_loop", "--format", "json").output)
+    assert "customer_scoring" in {f["subject"]["name"] for f in listed}, listed
