@@ -647,3 +647,13 @@ def test_an_observed_output_closes_a_feedback_loop(db_url: str,
     assert cli("analyze", "--now", NOW).exit_code == 0
     listed = json.loads(cli("findings", "--kind", "feedback_loop", "--format", "json").output)
     assert "customer_scoring" in {f["subject"]["name"] for f in listed}, listed
+
+
+def test_openlineage_ingest_reads_stdin(db_url: str) -> None:
+    cli = Cli(db_url)
+    assert cli("apply", str(CATALOG)).exit_code == 0
+    result = cli("openlineage", "ingest", "-", input=CORPUS.read_text(encoding="utf-8"))
+    assert result.exit_code == 0, result.output
+    assert State.of(db_url).reads() >= EXPECTED_READS
+    refused = cli("openlineage", "ingest", "-", input="{not json\n")
+    assert refused.exit_code == 1 and "<stdin>:1" in refused.output  # file and line
