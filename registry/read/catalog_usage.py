@@ -77,6 +77,7 @@ class UsageTable:
         self.rows = rows
         self.now = now
         self._keys: dict[str, tuple[dict[str, tuple[int, float]], tuple[int, float]]] = {}
+        self._with_readers: frozenset[str] | None = None
 
     @classmethod
     def load(cls, session: Session, now: datetime | None = None) -> UsageTable:
@@ -98,6 +99,12 @@ class UsageTable:
 
     def get(self, feature: str) -> FeatureUse:
         return self.rows.get(feature, NEVER)
+
+    def with_readers(self) -> frozenset[str]:
+        """The features some principal read in the last READERS_DAYS days."""
+        if self._with_readers is None:
+            self._with_readers = frozenset(n for n, use in self.rows.items() if use.readers)
+        return self._with_readers
 
     def sort_keys(self, sort: str) -> tuple[dict[str, tuple[int, float]], tuple[int, float]]:
         """For a usage sort: the key of each feature read (computed once per table) and the
@@ -135,10 +142,12 @@ def usage_order(names: Sequence[str], usage: UsageTable, *, sort: str = "",
     kept = list(names)
     if unread_days > 0:
         since = usage.now - timedelta(days=unread_days)
-        kept = [n for n in kept
-                if (last := usage.get(n).last_read) is None or last < since]
+        read = {n for n, use in usage.rows.items()
+                if use.last_read is not None and use.last_read >= since}
+        kept = [n for n in kept if n not in read]
     if no_readers:
-        kept = [n for n in kept if usage.get(n).readers == 0]
+        with_readers = usage.with_readers()
+        kept = [n for n in kept if n not in with_readers]
     if sort in USAGE_SORTS:
         keys, other = usage.sort_keys(sort)
         decorated = [(keys.get(name, other), name) for name in kept]

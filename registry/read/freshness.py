@@ -33,7 +33,8 @@ def analysis_freshness(session: Session, now: datetime | None = None) -> dict[st
         select(m.AnalysisRun.id, m.AnalysisRun.analysis_time, m.AnalysisRun.finished_at)
         .order_by(m.AnalysisRun.id.desc()).limit(1)).first()
     if run is None:
-        return {"run": None, "analysis_time": None, "finished_at": None, "age": None, "stale": True, "stale_after_hours": STALE_AFTER / timedelta(hours=1)}
+        return {"run": None, "analysis_time": None, "finished_at": None, "age": None,
+                "stale": True, "stale_after_hours": STALE_AFTER / timedelta(hours=1)}
     run_id, analysis_time, finished_at = run
     age = (now - analysis_time).total_seconds()
     return {"run": run_id, "analysis_time": iso(analysis_time), "finished_at": iso(finished_at),

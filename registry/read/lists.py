@@ -7,10 +7,10 @@ Every function takes a Session and returns JSON-ready values. Detail pages live 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import asdict, astuple, dataclass, replace
-from functools import cached_property, partial
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Select, case, func, select
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from registry.catalog.search import (
     FeatureSearchIndex,
+    IndexedFeature,
     SearchResult,
     feature_search_condition,
     relevance_order,
@@ -298,12 +299,12 @@ class FeatureMatches:
             for fid, name, owner, dtype, status, description, sunset, created in found
         ]
 
-    def rows_by_name(self) -> dict[str, Callable[[], dict[str, Any]]]:
-        """Every matching feature's name, in the search order, with a function giving its
-        catalog row (from the index without a query; from SQL, all rows read at once)."""
+    def rows_by_name(self) -> dict[str, Any]:
+        """Every matching feature's name, in the search order, with what gives its catalog
+        row (`catalog_row`): from the index without a query; from SQL, all rows at once."""
         if self._found is not None:
-            return {f.name: f.item for f in self._found.items()}
-        return {row["name"]: partial(dict, row) for row in self.rows()}
+            return {f.name: f for f in self._found.items()}
+        return {row["name"]: row for row in self.rows()}
 
     def entries(self, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
         """List entries [start:stop]: name, owner, dtype, status and the whole description
@@ -315,8 +316,13 @@ class FeatureMatches:
                     m.Feature.status, m.Feature.description)]
 
 
-UsageOrders = dict[tuple[Any, ...], tuple[list[str], dict[str, Callable[[], dict[str, Any]]]]]
+UsageOrders = dict[tuple[Any, ...], tuple[list[str], dict[str, Any]]]
 USAGE_ORDERS_KEPT = 8
+
+
+def catalog_row(found: Any) -> dict[str, Any]:
+    """A catalog row from what `FeatureMatches.rows_by_name` holds for a feature."""
+    return found.item() if isinstance(found, IndexedFeature) else dict(found)
 
 
 def catalog_page(session: Session, q: CatalogQuery,
@@ -346,7 +352,7 @@ def catalog_page(session: Session, q: CatalogQuery,
     pagination = Pagination(min(q.page, Pagination(1, q.per_page, total).pages),
                             q.per_page, total)
     start, stop = pagination.offset, pagination.offset + q.per_page
-    items = ([rows[name]() for name in names[start:stop]] if by_usage
+    items = ([catalog_row(rows[name]) for name in names[start:stop]] if by_usage
              else matches.rows(start, stop))
     if usage is not None:
         items = [{**item, "usage": usage.get(item["name"]).to_dict()} for item in items]
