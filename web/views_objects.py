@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, Response, request
 
 from registry.read import graph as queries_graph
@@ -14,10 +16,12 @@ from registry.read.detail import (
     team_detail,
 )
 from registry.read.health import data_health
+from registry.read.lists import catalog_version
 from registry.read.team_usage import undeclared_reads
 
 from .graphs import draw, graph_args
-from .support import API_PREFIX, db, respond
+from .support import API_PREFIX, db, memo, respond
+from .views_lists import REFRESH_SECONDS
 
 bp = Blueprint("objects", __name__)
 api = Blueprint("objects_api", __name__, url_prefix=API_PREFIX)
@@ -79,6 +83,11 @@ def teams() -> Response:
 @bp.get("/teams/<name>")
 @api.get("/teams/<name>")
 def team(name: str) -> Response:
-    """A team, with who reads its features without declaring them."""
-    detail = team_detail(db(), name)
-    return respond("team.html", {**detail, "undeclared_reads": undeclared_reads(db(), name)})
+    """A team, with who reads its features without declaring them (kept per team until the
+    next change set, at most REFRESH_SECONDS)."""
+    session = db()
+    detail = team_detail(session, name)
+    version = (catalog_version(session), int(time.time() // REFRESH_SECONDS))
+    undeclared = memo(f"undeclared_reads:{name}", version,
+                      lambda: undeclared_reads(session, name))
+    return respond("team.html", {**detail, "undeclared_reads": undeclared})
