@@ -24,7 +24,7 @@ from registry.catalog.spec import READINESS_LEVELS
 from registry.core.batches import chunks
 from registry.core.errors import NotFound
 from registry.evidence.freshness import freshness_view
-from registry.evidence.openlineage_read import observed_datasets
+from registry.evidence.openlineage_read import consumer_lineage, observed_datasets
 from registry.read import evidence
 from registry.read.common import (
     ACTIVE_STATUSES,
@@ -240,6 +240,7 @@ def consumer_detail(session: Session, name: str, *, now: datetime | None = None
         "declare_yaml": None if consumer is None else declare_yaml_for(
             session, name, [r["feature"] for r in reads if r["feature"] not in declared_names]),
         **_observed_io(datasets, produces),
+        "openlineage": consumer_lineage(session, name),  # tasks, runs, declared by the job
         "history": object_history(session, "consumer", name),
         "config_versions": consumer_config_versions(session, name),
     }
