@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import Cli, admin_token
+from sqlalchemy import update
 
 from registry.access.tokens import create_token
 from registry.analysis.detectors import KINDS, run_detectors
@@ -167,6 +168,8 @@ def test_openlineage_and_reports_update_sources_and_analyze_finds_stale_ones(
     spec.write_text(SPEC)
     assert cli("apply", str(spec)).exit_code == 0
     now = datetime.now(UTC).replace(microsecond=0)
+    with session_scope(session_factory(cli.url)) as session:  # past its first period of grace
+        session.execute(update(m.Source).values(registered_at=now - timedelta(days=2)))
     events = [
         _run("r1", "START", now - timedelta(hours=30), "warehouse.clicks"),
         _run("r1", "COMPLETE", now - timedelta(hours=2), "warehouse.clicks"),
