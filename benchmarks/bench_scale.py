@@ -180,7 +180,7 @@ def figures_for(rows: list[dict[str, Any]]) -> list[Figure]:
     for row in rows:
         n, scale = row["features"], row["features"] / n0
         c, e, a = row["catalog"], row["evidence"], row["analysis"]
-        label = f"{n // 1000}k"
+        label = f"{n // 1000}k" if n % 1000 == 0 else f"{n:,}"
         figures += [
             Figure(f"apply {label} features ({row['edges']:,} edges)", c["apply_s"],
                    baseline=c["raw_s"], baseline_name="raw executemany",
