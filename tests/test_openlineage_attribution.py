@@ -139,6 +139,10 @@ def test_tasks_of_a_registered_dag_read_for_it_and_show_on_its_page(
     assert post(http, spark)["results"][0]["principal"] == "daily_sales"
     unregistered = event("adhoc", inputs=[orders])
     assert post(http, unregistered)["results"][0]["principal"] == "airflow/adhoc"
+    html = http.get("/consumers/daily_sales").get_data(as_text=True)
+    tasks = html.split("<h3>Tasks (")[1].split("</table>")[0]
+    assert tasks.startswith("3)") and "daily_sales.upload" in tasks
+    assert "spark_app.execute_insert" in tasks and "COMPLETE" in tasks
 
 
 def test_parent_registered_mid_run_moves_the_runs_reads_to_it(
@@ -232,6 +236,9 @@ def test_job_events_are_static_lineage_declared_by_the_job(http: FlaskClient,
     page = http.get("/api/v1/openlineage/consumers/daily_sales").get_json()
     assert page["declared_by_job"][0]["declared_inputs"] == [
         {"namespace": A, "name": "public.orders"}]
+    html = http.get("/consumers/daily_sales").get_data(as_text=True)
+    declared_html = html.split("<h3>Declared by the job</h3>")[1].split("</table>")[0]
+    assert f"{A}/public.orders" in declared_html and f"{A}/reports.daily" in declared_html
 
 
 def test_observed_outputs_make_feedback_loops(http: FlaskClient, sqlite_url: str) -> None:
