@@ -383,6 +383,18 @@ def test_static_lineage_and_dataset_events_are_not_reads(world: World) -> None:
     assert not {p for p in principals if "feature_backfill" in p or p.endswith("/myjob")}
 
 
+def test_the_parent_page_shows_its_tasks_and_their_outcomes(world: World) -> None:
+    page = requests.get(f"{world.base}/consumers/BQ", timeout=30)
+    assert page.status_code == 200
+    assert all(task in page.text for task in ("BQ.upload", "BQ.copy", "BQ.enrich"))
+    lineage = requests.get(f"{world.base}/api/v1/consumers/BQ", timeout=30).json()["openlineage"]
+    tasks = {t["name"]: t for t in lineage["tasks"]}
+    assert {"BQ.upload", "BQ.copy", "BQ.enrich", "orders_enrichment"} <= set(tasks)
+    assert tasks["BQ.copy"]["features"] == ["sales.orders.amount"]
+    assert tasks["BQ.copy"]["runs"] == 2  # a failed try and its retry
+    assert lineage["runs_by_state"] == {"COMPLETE": 7, "FAIL": 1}
+
+
 # ----- freshness -----------------------------------------------------------------------------
 
 
