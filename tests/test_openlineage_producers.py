@@ -669,3 +669,22 @@ def test_openlineage_ingest_reads_stdin(db_url: str) -> None:
     assert State.of(db_url).reads() >= EXPECTED_READS
     refused = cli("openlineage", "ingest", "-", input="{not json\n")
     assert refused.exit_code == 1 and "<stdin>:1" in refused.output  # file and line
+
+
+def test_a_job_event_is_shown_as_declared_by_the_job_and_is_no_read(
+        db_url: str, http_on_catalog: FlaskClient) -> None:
+    job_event = {"eventType": "COMPLETE",  # Marquez's JobEvent shape, with an eventType
+                 "eventTime": "2026-11-20T10:00:00Z", "producer": "https://example.com/p",
+                 "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json"
+                              "#/$defs/JobEvent",
+                 "job": {"namespace": "spark-prod", "name": "customer_scoring"},
+                 "inputs": [PROFILES], "outputs": [{"namespace": "file",
+                                                    "name": "/warehouse/customer_scores"}]}
+    assert http_on_catalog.post("/api/v1/lineage", json=job_event).status_code in (200, 201)
+    assert State.of(db_url).usage == []
+    page = http_on_catalog.get("/api/v1/consumers/customer_scoring").get_json()
+    declared = {d["name"]: d for d in page["openlineage"]["declared_by_job"]}
+    assert declared["customer_scoring"]["declared_inputs"] == [
+        {"namespace": PROFILES["namespace"], "name": PROFILES["name"]}]
+    assert declared["customer_scoring"]["declared_outputs"] == [
+        {"namespace": "file", "name": "/warehouse/customer_scores"}]
