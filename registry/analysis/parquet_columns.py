@@ -32,7 +32,7 @@ def read_numeric_columns(path: str | Path) -> tuple[list[str], list[np.ndarray]]
     if not file.is_file():
         raise ValueError(f"{file}: no such file")
     try:
-        parquet = pq.ParquetFile(file, memory_map=True)
+        parquet = pq.ParquetFile(file)
         schema = parquet.schema_arrow
         metadata = schema.pandas_metadata or {}
         index_columns = {n for n in metadata.get("index_columns", []) if isinstance(n, str)}
