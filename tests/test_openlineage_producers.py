@@ -5,8 +5,8 @@ build.py) holds what Airflow, Spark, dbt, Flink, the Python client and Marquez's
 It is posted to a live server three times: one event a request with the client's HTTP transport
 (an event holding nulls as it is: the transport would drop them), then as one gzip batch with
 every object's keys in another order, then one event a request with the client's gzip
-compression; and ingested by `featreg openlineage ingest` into a second database. On SQLite and
-on PostgreSQL:
+compression; and ingested by `featreg openlineage ingest` into a second database (the harness is
+tests/fixtures/openlineage_producers/harness.py). On SQLite and on PostgreSQL:
 
 - every event but the one without a runId is accepted; retries change nothing;
 - the tasks, actions and models of a registered DAG, Spark application or dbt run are never
@@ -18,41 +18,36 @@ on PostgreSQL:
 
 from __future__ import annotations
 
-import gzip
 import json
-import shutil
-import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import yaml
-from conftest import PG_ADMIN_URL, Cli, _pg_admin, admin_token, authorize
+from conftest import Cli, admin_token, authorize
 from featreg.web import create_app
-from flask.testing import FlaskClient
-from openlineage.client.transport.http import (
-    ApiKeyTokenProvider,
-    HttpCompression,
-    HttpConfig,
-    HttpTransport,
+from fixtures.openlineage_producers.harness import (
+    CATALOG,
+    CORPUS,
+    NO_RUN_ID,
+    NOW,
+    State,
+    World,
+    database,
+    has_null,
+    load,
+    send_everything,
+    serve,
 )
-from sqlalchemy import func, select, text
-from werkzeug.serving import make_server
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
 
 from registry.store import models as m
-from registry.store.db import dispose_engine, session_factory, session_scope
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "openlineage_producers"
-CATALOG = FIXTURES / "catalog.yaml"
-CORPUS = FIXTURES / "corpus.ndjson"
-NO_RUN_ID = FIXTURES / "no_run_id.ndjson"
-NOW = "2026-11-30T00:00:00Z"
+from registry.store.db import session_factory, session_scope
 
 REGISTERED_PARENTS = {"BQ", "customer_scoring", "dbt-run-jaffle_shop"}
 CHILD_JOBS = ("BQ.upload", "BQ.copy", "BQ.enrich", "orders_enrichment",
@@ -81,188 +76,19 @@ UPDATES = {  # COMPLETE runs that wrote the source (not START, RUNNING, FAIL or 
 }
 
 
-def _utc(moment: datetime) -> str:
-    """A stored time as naive UTC ISO 8601 (SQLite gives naive times, PostgreSQL may not)."""
-    return (moment.astimezone(UTC) if moment.tzinfo else moment).replace(tzinfo=None).isoformat()
-
-
-def load(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-# ----- databases and a live server for the whole module -------------------------------------
-
-
-@contextmanager
-def _database(kind: str, request: pytest.FixtureRequest, folder: Path) -> Iterator[str]:
-    """A fresh migrated database of `kind` (cloned from conftest's templates)."""
-    if kind == "sqlite":
-        path = folder / f"{uuid.uuid4().hex[:8]}.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        url = f"sqlite:///{path}"
-        try:
-            yield url
-        finally:
-            dispose_engine(url)
-        return
-    template = request.getfixturevalue("pg_template")
-    name = f"featreg_olp_{uuid.uuid4().hex[:8]}"
-    admin = _pg_admin()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        yield url
-    finally:
-        dispose_engine(url)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@dataclass
-class State:
-    """What the events left behind: reads per (principal, feature, day), source updates, and
-    the column statistics input facets reported."""
-
-    usage: list[tuple[str, str, str, int]]
-    updates: dict[str, list[str]]
-    column_stats: list[tuple[str, str, str, str]] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, url: str) -> State:
-        with session_scope(session_factory(url)) as session:
-            usage = [(r.principal, r.feature, r.day.isoformat(), r.reads)
-                     for r in session.scalars(select(m.UsageDaily))]
-            updates: dict[str, list[str]] = {}
-            for row in session.scalars(select(m.SourceUpdate).where(
-                    m.SourceUpdate.how == "openlineage")):
-                updates.setdefault(row.source, []).append(_utc(row.at))
-            stats = [(r.source or "", r.field or "", r.facet, _utc(r.at))
-                     for r in session.scalars(select(m.OpenLineageColumnStat))]
-        return cls(sorted(usage), {k: sorted(v) for k, v in sorted(updates.items())},
-                   sorted(stats))
-
-    def reads(self) -> set[tuple[str, str]]:
-        return {(principal, feature) for principal, feature, _, _ in self.usage}
-
-
-@dataclass
-class Sent:
-    status: int
-    body: str
-    event: dict[str, Any]
-
-
-@dataclass
-class World:
-    """One database after the corpus was posted three times, and one fed by the CLI."""
-
-    url: str
-    base: str
-    first: list[Sent] = field(default_factory=list)
-    after_first: State | None = None
-    retry_batch: Sent | None = None
-    retried: list[Sent] = field(default_factory=list)
-    refused_batch: Sent | None = None
-    after_all: State | None = None
-    findings: list[dict[str, Any]] = field(default_factory=list)
-    cli_url: str = ""
-    cli_outputs: list[tuple[int, str]] = field(default_factory=list)
-    cli_states: list[State] = field(default_factory=list)
-
-
-def _transport(base: str, token: str, *, gzip_on: bool) -> HttpTransport:
-    return HttpTransport(HttpConfig(
-        url=base, auth=ApiKeyTokenProvider({"apiKey": token}),
-        compression=HttpCompression.GZIP if gzip_on else None))
-
-
-def _emit(transport: HttpTransport, event: dict[str, Any]) -> Sent:
-    try:
-        response = transport.emit(event)  # the real client: Serde, headers, compression
-    except requests.HTTPError as exc:
-        response = exc.response
-    return Sent(response.status_code, response.text, event)
-
-
-def _has_null(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(v is None or _has_null(v) for v in value.values())
-    return isinstance(value, list) and any(v is None or _has_null(v) for v in value)
-
-
-def _reordered(value: Any) -> Any:
-    """The same JSON with every object's keys in reverse order (another client's bytes)."""
-    if isinstance(value, dict):
-        return {k: _reordered(v) for k, v in reversed(list(value.items()))}
-    return [_reordered(v) for v in value] if isinstance(value, list) else value
-
-
-def _post(base: str, token: str, path: str, payload: Any, *, indent: int | None = None,
-          gzip_on: bool = False) -> Sent:
-    """Posts JSON as it is (the client's transport drops nulls; a producer may not)."""
-    body = json.dumps(payload, indent=indent).encode()
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
-    if gzip_on:
-        body, headers["Content-Encoding"] = gzip.compress(body), "gzip"
-    response = requests.post(f"{base}/api/v1/{path}", data=body, timeout=120, headers=headers)
-    return Sent(response.status_code, response.text, payload if path == "lineage" else {})
-
-
-@contextmanager
-def _serve(url: str) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app({"DATABASE_URL": url, "TESTING": True}),
-                         threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
-
-
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres",
                                                                marks=pytest.mark.postgres)])
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[World]:
     folder = tmp_path_factory.mktemp("openlineage-producers")
     with ExitStack() as stack:
-        url, cli_url = (stack.enter_context(_database(request.param, request, folder))
+        url, cli_url = (stack.enter_context(database(request.param, request, folder))
                         for _ in range(2))
         for target in (url, cli_url):
             applied = Cli(target)("apply", str(CATALOG))
             assert applied.exit_code == 0, applied.output
-        base = stack.enter_context(_serve(url))
-        yield _send_everything(World(url, base, cli_url=cli_url), admin_token(url))
-
-
-def _send_everything(world: World, token: str) -> World:
-    corpus, refused = load(CORPUS), load(NO_RUN_ID)
-    plain, gzipped = (_transport(world.base, token, gzip_on=g) for g in (False, True))
-    middle = len(corpus) // 2
-    for event in [*corpus[:middle], *refused, *corpus[middle:]]:
-        world.first.append(_post(world.base, token, "lineage", event) if _has_null(event)
-                           else _emit(plain, event))
-    world.after_first = State.of(world.url)
-    world.retry_batch = _post(world.base, token, "lineage/batch",
-                              [_reordered(e) for e in corpus], indent=1, gzip_on=True)
-    world.refused_batch = _post(world.base, token, "lineage/batch", [*corpus[:3], *refused],
-                                gzip_on=True)
-    world.retried = [_emit(gzipped, event) for event in corpus]
-    world.after_all = State.of(world.url)
-    cli = Cli(world.url)
-    assert cli("analyze", "--now", NOW).exit_code == 0
-    listed = cli("findings", "--kind", "undeclared_consumer", "--format", "json")
-    world.findings = json.loads(listed.output)
-    ingest = Cli(world.cli_url)
-    for path in (CORPUS, CORPUS, NO_RUN_ID):
-        result = ingest("openlineage", "ingest", str(path))
-        world.cli_outputs.append((result.exit_code, result.output))
-        world.cli_states.append(State.of(world.cli_url))
-    return world
+        base = stack.enter_context(serve(url))
+        yield send_everything(World(url, base, cli_url=cli_url), admin_token(url))
 
 
 # ----- acceptance and retries ----------------------------------------------------------------
@@ -295,7 +121,7 @@ def test_retries_plain_gzip_batch_and_single_change_nothing(world: World) -> Non
     assert world.retry_batch.status == 200, world.retry_batch.body[:500]  # nothing new
     assert all(200 <= s.status < 300 for s in world.retried)
     new = [(_job_name(s.event), s.event.get("eventType"), s.body[:200]) for s in world.retried
-           if s.status != 200 and not _has_null(s.event)]  # (the client drops nulls)
+           if s.status != 200 and not has_null(s.event)]  # (the client drops nulls)
     assert new == []
 
 
