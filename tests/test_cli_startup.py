@@ -99,3 +99,21 @@ def test_unknown_command_is_a_usage_error() -> None:
     assert done.returncode == 2
     assert "No such command 'no-such-command'" in done.stderr
     assert loaded(modules, DATABASE) == []
+
+
+def test_apply_of_a_small_spec_loads_neither_alembic_nor_numpy(tmp_path: Path) -> None:
+    """The schema check is one SELECT against `SCHEMA_REVISION` (no Alembic); a spec without
+    `depends_on` needs no graph library; applying needs no search index (numpy)."""
+    url = f"sqlite:///{tmp_path / 'featreg.db'}"
+    init, _ = run_featreg("--db", url, "init")
+    assert init.returncode == 0, init.stderr[-2000:]
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("teams:\n  - {name: growth}\nsources:\n"
+                    "  - {name: warehouse.clicks, kind: table, owner: growth}\nfeatures:\n"
+                    "  - {name: clicks_7d, owner: growth, dtype: int,\n"
+                    "     sources: [warehouse.clicks]}\n")
+    done, modules = run_featreg("--db", url, "apply", str(spec))
+    assert done.returncode == 0 and "Applied as change set" in done.stdout, done.stderr[-2000:]
+    assert loaded(modules, ("alembic", "networkx", "numpy", "pandas")) == []
+    again, _ = run_featreg("--db", url, "apply", str(spec))
+    assert "already matches" in again.stdout

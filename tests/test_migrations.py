@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from registry.core.errors import SchemaOutdated
 from registry.store.db import (
+    SCHEMA_REVISION,
     alembic_config,
     check_schema,
     current_revision,
@@ -78,7 +79,8 @@ def test_there_is_exactly_one_head() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     heads = script.get_heads()
     assert len(heads) == 1, f"several heads, merge them: {heads}"
-    assert heads[0] == head_revision()
+    assert heads[0] == head_revision() == SCHEMA_REVISION, (
+        "a new migration: set registry.store.db.SCHEMA_REVISION to its revision")
     revisions = list(script.walk_revisions())
     assert revisions[-1].down_revision is None  # one chain, down to a single base
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
 from registry.catalog.spec import KIND_SINGULAR, KINDS, Located, Spec
 from registry.catalog.state import CatalogState, Fields
 from registry.core.errors import InvalidInput, Problem
@@ -231,9 +229,13 @@ def _check_references(spec: Spec, desired: dict[str, dict[str, Fields]],
             elif kind == "consumers":
                 ref(kind, name, f["features"], "features", "features")
                 ref(kind, name, f["produces"], "sources", "produces")
-    graph = nx.DiGraph()
-    for name, f in desired["features"].items():
-        graph.add_edges_from((dep, name) for dep in f["depends_on"] if dep != name)
+    edges = [(dep, name) for name, f in desired["features"].items()
+             for dep in f["depends_on"] if dep != name]
+    if not edges:  # most specs: no depends_on, no graph library to load
+        return problems
+    import networkx as nx
+
+    graph = nx.DiGraph(edges)
     for component in nx.strongly_connected_components(graph):
         if len(component) > 1:
             # the same cycle whatever order the graph was built in (sorted nodes and edges)

@@ -34,7 +34,6 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, and_, case, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from registry.catalog.ngram_index import TrigramIndex
 from registry.core.batches import chunks
 from registry.read.common import ACTIVE_STATUSES, first_line
 from registry.store import models as m
@@ -162,6 +161,8 @@ class FeatureSearchIndex:
 
     def __init__(self, features: Iterable[IndexedFeature]) -> None:
         self.features = sorted(features, key=lambda f: f.name)
+        from registry.catalog.ngram_index import TrigramIndex  # numpy: only when searching
+
         self._text = TrigramIndex([f.text for f in self.features])
         self._names = TrigramIndex([f.lname for f in self.features])
         self._facets: dict[tuple[str, str], list[int]] = defaultdict(list)
