@@ -195,7 +195,7 @@ def test_html_is_self_contained_with_inline_figures_and_markdown_keeps_section_o
     assert external == []
     growth_md = (folder / "teams" / "growth.md").read_text(encoding="utf-8")
     headings = re.findall(r"^### (\d)\. ", growth_md, flags=re.M)
-    assert headings == ["1", "2", "3", "4", "5", "6"]
+    assert headings == ["1", "2", "3", "4", "5", "6", "7"]  # 5: data health
     assert "`clicks_7d_copy` → **merge into clicks_7d" in growth_md
     stored = json.loads((folder / "teams" / "growth.json").read_text(encoding="utf-8"))
     assert render_markdown(stored) == growth_md

@@ -250,8 +250,8 @@ def test_a_conflicting_concurrent_copy_is_retried_in_a_savepoint(
     init = openlineage._Store.__init__
     runs: list[int] = []
 
-    def unaware_first_run(self: Any, session: Any, events: Any) -> None:
-        init(self, session, events)
+    def unaware_first_run(self: Any, session: Any, events: Any, *args: Any, **kw: Any) -> None:
+        init(self, session, events, *args, **kw)
         runs.append(len(self.seen))
         if len(runs) == 1:
             self.seen = set()  # the concurrent copy is not visible yet
