@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -14,9 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import admin_token
+from conftest import admin_token, serving
 from featreg.web import create_app
-from werkzeug.serving import make_server
 
 import registry
 from registry.core.errors import FeatregError, InvalidInput, NotFound, Unauthenticated
@@ -38,15 +36,10 @@ def server_url(sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.Monkey
     url = f"sqlite:///{path}"
     monkeypatch.setenv("FEATREG_TOKEN", admin_token(url, "sdk"))
     app = create_app({"DATABASE_URL": url, "DATA_DIR": str(tmp_path / "data")})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        with serving(app) as base:
+            yield base
     finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
         dispose_engine(url)
 
 

@@ -7,7 +7,6 @@ migration must downgrade cleanly.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +14,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from conftest import PG_ADMIN_URL, REQUIRE_PG
-from sqlalchemy import create_engine, inspect, text
+from conftest import require_pg, scratch_pg_database
+from sqlalchemy import inspect, text
 
 from registry.core.errors import SchemaOutdated
 from registry.store.db import (
@@ -43,26 +42,9 @@ def fresh_sqlite_url(tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def fresh_pg_url() -> Iterator[str]:
     """A new, empty PostgreSQL database (not cloned from the migrated template)."""
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any connection failure
-        admin.dispose()
-        if REQUIRE_PG:
-            pytest.fail(f"PostgreSQL is required here but {PG_ADMIN_URL} fails: {exc}")
-        pytest.skip(f"no PostgreSQL server at {PG_ADMIN_URL}")
-    name = f"featreg_mig_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    require_pg()
+    with scratch_pg_database("featreg_mig") as url:
         yield url
-    finally:
-        dispose_engine(url)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def schema_differences(url: str) -> list[object]:
