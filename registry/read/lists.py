@@ -13,7 +13,7 @@ from dataclasses import asdict, astuple, dataclass, replace
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from registry.catalog.search import (
@@ -27,7 +27,6 @@ from registry.catalog.service import catalog_counts
 from registry.core.batches import chunks
 from registry.core.errors import InvalidInput, Problem
 from registry.findings.records import STATUSES as FINDING_STATUSES
-from registry.findings.records import finding_to_dict
 from registry.read.catalog_usage import USAGE_SORTS, UsageTable, usage_order
 from registry.read.common import (
     ACTIVE_STATUSES,
@@ -435,37 +434,6 @@ class FindingsQuery:
     def to_args(self, **changes: Any) -> dict[str, Any]:
         """The non-default URL arguments (for links that keep the filters)."""
         return _non_default_args(self, changes)
-
-
-def findings_page(session: Session, q: FindingsQuery) -> dict[str, Any]:
-    """Findings matching the filters (default: active ones), most severe first."""
-    where: list[Any] = []
-    if q.status == "all":
-        pass
-    elif q.status:
-        where.append(m.Finding.status == q.status)
-    else:
-        where.append(m.Finding.status.in_(ACTIVE_STATUSES))
-    for column, value in ((m.Finding.kind, q.kind), (m.Finding.owner, q.owner),
-                          (m.Finding.severity, q.severity),
-                          (m.Finding.subject_name, q.subject)):
-        if value:
-            where.append(column == value)
-    total = session.scalar(select(func.count()).select_from(m.Finding).where(*where)) or 0
-    pagination = Pagination(min(q.page, Pagination(1, q.per_page, total).pages), q.per_page,
-                            total)
-    severity_rank = case({s: i for i, s in enumerate(SEVERITIES)}, value=m.Finding.severity,
-                         else_=len(SEVERITIES))
-    rows = session.scalars(select(m.Finding).where(*where)
-                           .order_by(severity_rank, m.Finding.kind, m.Finding.subject_name,
-                                     m.Finding.id)
-                           .offset(pagination.offset).limit(q.per_page))
-    counts = dict(session.execute(select(m.Finding.kind, func.count()).where(*where)
-                                  .group_by(m.Finding.kind)).all())
-    return {"query": asdict(q),
-            "items": [finding_to_dict(f) for f in rows],
-            "counts_by_kind": {k: counts[k] for k in _ordered_kinds(counts)},
-            "pagination": pagination.to_dict()}
 
 
 def findings_facets(session: Session) -> dict[str, Any]:
