@@ -38,3 +38,32 @@ def test_an_unknown_findings_filter_is_a_400_naming_the_allowed_values(app: Flas
         assert "acknowledged" in response.get_data(as_text=True)
     assert web.get("/api/v1/findings?severity=huge").status_code == 400
     assert web.get("/api/v1/findings?status=all").status_code == 200
+
+
+HOSTILE_URLS = [
+    "/history?actor=%00x", "/history?name=a%00", "/search?q=%00", "/sources?q=%00",
+    "/features?q=%00", "/graph?focus=%00", "/lineage/a%00b", "/impact/a%00", "/closure/a%00",
+    "/consumers/a%00", "/api/v1/openlineage/consumers/a%00", "/api/v1/search?q=a&kind=%00",
+]
+LONG = "a" * 100_000
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres",
+                                                            marks=pytest.mark.postgres)])
+def test_nul_and_huge_query_text_get_clear_answers_on_both_databases(
+        request: pytest.FixtureRequest, backend: str) -> None:
+    """A NUL anywhere in the URL is a 400 naming it (PostgreSQL text cannot hold one); a
+    100,000-character filter is cut to its first 200 characters, not a 500 ("LIKE pattern too
+    complex"); a date filter at the end of the calendar does not overflow."""
+    from featreg.web import create_app
+
+    url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "pg_url")
+    web = create_app({"DATABASE_URL": url, "TESTING": True}).test_client()
+    for path in HOSTILE_URLS:
+        answer = web.get(path)
+        assert answer.status_code == 400, path
+        assert "NUL" in answer.get_data(as_text=True), path
+    for path in (f"/history?actor={LONG}", f"/history?name={LONG}", f"/principals?q={LONG}",
+                 f"/sources?q={LONG}", "/history?since=0001-01-01&until=9999-12-31",
+                 "/api/v1/history?until=9999-12-31"):
+        assert web.get(path).status_code == 200, path[:60]

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from flask import Flask, Response, abort, current_app, g, jsonify, render_template, request
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
@@ -223,12 +223,24 @@ class RowId(IntegerConverter):
     max = 2**31 - 1
 
 
+def _refuse_nul() -> None:
+    """A NUL in the path or a query argument names nothing that can be stored (PostgreSQL text
+    cannot hold one): 400 naming where, before any view compares it with the database."""
+    if "\x00" in request.path:
+        abort(400, description="the path contains a NUL character (\\x00)")
+    for key, value in request.args.items(multi=True):
+        if "\x00" in key or "\x00" in value:
+            abort(400, description=f"the query argument {key.replace(chr(0), '')!r} contains "
+                                   "a NUL character (\\x00)")
+
+
 def init_app(app: Flask) -> None:
     app.url_map.converters["id"] = RowId
     from . import auth, csrf, filters, hosts
     from .graph_render import SvgRenderer
 
     hosts.init_app(app)  # first: a request to a foreign host name goes no further
+    app.before_request(_refuse_nul)
     app.teardown_appcontext(_close_session)
     app.register_error_handler(NotFound, _not_found)
     app.register_error_handler(FeatregError, _bad_input)

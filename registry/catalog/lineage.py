@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from registry.analysis.graph import EDGE_KINDS, Expand, Step, graph_neighbours, walk
 from registry.core.batches import IN_LIST, chunks
 from registry.core.errors import NotFound
+from registry.core.names import name_problem
 from registry.store import models as m
 
 NodeKey = tuple[str, int]  # ("feature" | "source" | "consumer", id)
@@ -82,6 +83,9 @@ class LineageNode:
 
 
 def resolve_node(session: Session, name: str, types: Iterable[str] = MODELS) -> NodeKey:
+    types = list(types)
+    if name_problem(name, "name") is not None:  # e.g. a NUL, which PostgreSQL cannot compare
+        raise NotFound(f"no {' or '.join(types)} named {name!r}")
     for type_ in types:
         model = MODELS[type_]
         found = session.scalar(select(model.id).where(model.name == name))

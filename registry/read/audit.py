@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -30,7 +30,9 @@ def _day_bound(args: Mapping[str, str], key: str) -> datetime | None:
         raise InvalidInput([Problem(f"{key!r} must be a date (YYYY-MM-DD), not {raw!r}",
                                     field=key)]) from exc
     start = datetime.combine(day, time(0, 0), tzinfo=UTC)
-    return start + timedelta(days=1) if key == "until" else start
+    if key == "until":
+        return None if day == date.max else start + timedelta(days=1)  # up to the end of time
+    return start
 
 
 def history_page(session: Session, q: ListQuery,

@@ -40,14 +40,24 @@ class ListQuery:
                   filters: Sequence[str] = ()) -> ListQuery:
         """Unknown sorts fall back to the first; empty filters are left out."""
         sort = str(args.get("sort") or "")
-        return cls(q=str(args.get("q") or "").strip()[:200],
+        return cls(q=_bounded(args.get("q")),
                    sort=sort if sort in sorts else sorts[0],
-                   filters={k: str(args[k]) for k in filters if args.get(k)},
+                   filters={k: _bounded(args[k]) for k in filters if args.get(k)},
                    page=clamp_int(args.get("page"), 1, 1, 1_000_000),
                    per_page=clamp_int(args.get("per_page"), 50, 1, 500))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+MAX_FILTER_CHARS = 200
+"""Longest search or filter text taken from a URL: a longer one is cut (a LIKE pattern of
+100,000 characters is refused by SQLite). NUL characters never get here (web.support refuses
+them)."""
+
+
+def _bounded(value: Any) -> str:
+    return str(value or "").strip()[:MAX_FILTER_CHARS]
 
 
 def like_pattern(text: str) -> str:
