@@ -49,7 +49,25 @@ def _with_access_control(document: dict[str, Any]) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     """The parsed description (read once per process), with the writes' access control."""
     document: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
-    return add_model_schemas(_with_access_control(document))
+    return add_model_schemas(_with_access_control(_text_parameters_hold_no_nul(document)))
+
+
+NO_NUL = "^[^\\x00]*$"
+"""Every URL is refused with 400 when its path or a query argument holds a NUL (web.support):
+the description says so on every free-text parameter."""
+
+
+def _text_parameters_hold_no_nul(document: dict[str, Any]) -> dict[str, Any]:
+    """Give each string parameter without its own pattern or values the pattern NO_NUL."""
+    parameters = list(document.get("components", {}).get("parameters", {}).values())
+    for item in document.get("paths", {}).values():
+        for operation in [item, *(v for v in item.values() if isinstance(v, dict))]:
+            parameters += [p for p in operation.get("parameters", []) if "$ref" not in p]
+    for parameter in parameters:
+        schema = parameter.get("schema", {})
+        if schema.get("type") == "string" and not {"pattern", "enum", "format"} & set(schema):
+            schema["pattern"] = NO_NUL
+    return document
 
 
 def resolve(document: dict[str, Any], node: Any) -> Any:
