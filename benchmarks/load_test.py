@@ -206,6 +206,28 @@ def drive(port: int, plan: Plan, rate: float, duration: float, max_requests: int
     return results, time.monotonic() - start
 
 
+def cpu_seconds(root: int) -> dict[str, float]:
+    """CPU time (user + system, seconds) of the server's processes (the process group of
+    `featreg serve`) and of PostgreSQL's backends, from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"server": 0.0, "postgres": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        used = (int(fields[11]) + int(fields[12])) / tick
+        if int(fields[2]) == root:  # process group id
+            totals["server"] += used
+        elif command.startswith(b"postgres"):
+            totals["postgres"] += used
+    return totals
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -345,10 +367,19 @@ def main() -> None:
         plan = Plan(names, tag, token)
         warm_up(port)
         load_start = os.getloadavg()
+        cpu_start = cpu_seconds(server.pid)
         results, elapsed = drive(port, plan, rate, args.duration, args.max_requests,
                                  args.clients)
+        cpu_end = cpu_seconds(server.pid)
         load_end = os.getloadavg()
         report(results, elapsed, rate, args.overload)
+        answered = sum(1 for r in results if r.status)
+        served = sum(1 for r in results if 200 <= r.status < 300)
+        for part in ("server", "postgres"):
+            used = cpu_end[part] - cpu_start[part]
+            print(f"{part} CPU {used:.1f} s ({used / elapsed:.2f} cores): "
+                  f"{1000 * used / max(1, served):.1f} ms per 2xx request "
+                  f"({answered} answered)")
         print(f"load average (1, 5, 15 min): at start {load_start}, at end {load_end}; "
               f"{os.cpu_count()} cores")
         time.sleep(1)  # let any request still running on the server finish

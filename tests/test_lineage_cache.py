@@ -85,3 +85,34 @@ def test_a_deep_lineage_costs_a_fixed_number_of_statements(
         event.remove(engine, "before_cursor_execute", count)
     assert max(n.depth for n in nodes) >= 3
     assert len(statements) <= 4  # the node (by type), the catalog version, the names
+
+
+def test_undeclared_readers_from_memory_answer_as_the_database(
+        sessions: sessionmaker[Session]) -> None:
+    """The feature page's undeclared readers come from usage and the catalog held in memory:
+    the same rows as the query that checks declarations in SQL, for registered consumers
+    (declaring or not), unregistered principals and a feature declared by another reader."""
+    from datetime import UTC, date, datetime
+
+    from registry.read.graph_warnings import undeclared_readers
+    from registry.store import models as m
+
+    consumers = [e for kind, e in ENTRIES if kind == "consumers"]
+    declaring = next(c for c in consumers if c.get("features"))
+    declared = declaring["features"][0]
+    other = next(c for c in consumers if declared not in (c.get("features") or []))
+    features = [declared, "f_000001", "f_000002"]
+    seen = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    with session_scope(sessions) as session:
+        session.add_all(m.UsageDaily(feature=f, principal=p, day=date(2026, 11, 30), reads=3,
+                                     first_read=seen, last_read=seen)
+                        for f in features
+                        for p in (declaring["name"], other["name"], "notebook:alice"))
+    cache = lineage.FlowCache()
+    with sessions() as plain, _cached(sessions, cache) as cached:
+        from_sql = undeclared_readers(plain, features)
+        from_memory = undeclared_readers(cached, features)
+    assert from_memory == from_sql
+    assert (declared, declaring["name"], declaring["owner"]) not in from_memory
+    assert (declared, other["name"], other["owner"]) in from_memory
+    assert (declared, "notebook:alice", None) in from_memory

@@ -138,7 +138,7 @@ def test_spring_layout_groups_teams_around_labels() -> None:
                            "loop": True})
     spring = build_dot(graph, links, spring=True)
     assert "cluster_" not in spring
-    assert spring.count('class="team-label"') == 3 and "style=invis" in spring
+    assert spring.count('class="team-label"') == 3 and 'style="invis"' in spring
     assert 'class="feature health-unstable"' in spring and "#fbcfe8" in spring
     assert 'class="undeclared loop"' in spring
     svg = SvgRenderer().render(spring, "sfdp")

@@ -200,6 +200,10 @@ def test_clean_svg_drops_scripts_handlers_and_foreign_links() -> None:
     assert "onload" not in clean and "onclick" not in clean
     assert "javascript" not in clean and "evil.example" not in clean
     assert 'xlink:href="/features/x"' in clean and ">ok</text>" in clean
+    # CSS function names are case-insensitive: URL(...) loads as url(...) does
+    styled = clean_svg('<svg xmlns="http://www.w3.org/2000/svg"><g style="fill:URL(https://'
+                       'evil.example/x)"/><g style="fill:red"/></svg>')
+    assert "evil.example" not in styled and "fill:red" in styled
 
 
 def test_reports_are_sanitised_and_their_html_sandboxed(web: FlaskClient) -> None:

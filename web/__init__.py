@@ -20,6 +20,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     signs the session that holds the form token (random per process when unset).
     """
     from flask import Flask
+    from sqlalchemy.orm import sessionmaker
 
     from registry.core.settings import WebSettings
     from registry.store.db import database_url, session_factory
@@ -37,7 +38,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.config["DATABASE_URL"] = database_url(app.config["DATABASE_URL"])
-    app.extensions["featreg_sessions"] = session_factory(app.config["DATABASE_URL"])
+    app.extensions["featreg_sessions"] = factory = session_factory(app.config["DATABASE_URL"])
+    # a request's read session runs each statement on its own (no BEGIN and ROLLBACK round
+    # trips per page); units of work keep their transactions
+    app.extensions["featreg_read_sessions"] = sessionmaker(
+        factory.kw["bind"].execution_options(isolation_level="AUTOCOMMIT"),
+        expire_on_commit=False)
 
     from . import blueprints, support
 

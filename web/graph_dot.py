@@ -13,18 +13,17 @@ Elements carry classes for the page's script and tests: a node is ``node <type>`
 ``unregistered``, ``loop``, ``health-<word>`` and ``severity-<level>`` where they apply; an
 edge is ``edge <kind>`` plus ``loop``; a team label is ``node team-label``.
 
-Every label, tooltip and cluster title is escaped with `graphviz.escape` (no HTML-like labels,
-no backslash escapes); node identifiers are synthetic (n0, n1, …) so hostile names never reach
-DOT syntax. Output is deterministic: nodes, clusters and edges are emitted in sorted order.
+Every value is written as a DOT quoted string with its backslashes doubled (`_quoted`: no
+HTML-like labels, no backslash escapes); node identifiers are synthetic (n0, n1, …) so hostile
+names never reach DOT syntax. Output is deterministic: nodes, clusters and edges are emitted in
+sorted order.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from typing import Any, cast
-
-import graphviz
+from typing import Any
 
 UrlFor = Callable[[str, str], str]
 
@@ -47,9 +46,39 @@ LABEL_LIMIT = 48
 
 
 def _literal(text: str) -> str:
-    """Text Graphviz shows as it is (its str subclass tells the DOT writer that backslashes and
-    <...> have no special meaning; a plain str would lose that)."""
-    return cast(str, graphviz.escape(text))
+    """Text Graphviz shows as it is: `_quoted` doubles its backslashes, so no escape sequence
+    (\\N, \\G, \\l...) is expanded."""
+    return text
+
+
+def _quoted(value: str) -> str:
+    """A DOT double-quoted string holding exactly `value` (backslashes doubled, quotes
+    escaped: nothing in it is DOT syntax or a Graphviz escape sequence)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _attributes(attrs: dict[str, str]) -> str:
+    return " [" + " ".join(f"{key}={_quoted(value)}" for key, value in attrs.items()) + "]"
+
+
+class _Dot:
+    """The lines of a DOT digraph, written directly (the `graphviz` package's writer checks
+    and quotes every value with regular expressions: about a third of a feature page's time
+    went there). Identifiers are ours (n0, t0, cluster_0); every value is quoted."""
+
+    def __init__(self, graph: dict[str, str], node: dict[str, str], edge: dict[str, str]
+                 ) -> None:
+        self.lines = ["digraph featreg {", f"\tgraph{_attributes(graph)}",
+                      f"\tnode{_attributes(node)}", f"\tedge{_attributes(edge)}"]
+
+    def node(self, node_id: str, attrs: dict[str, str], indent: str = "\t") -> None:
+        self.lines.append(f"{indent}{node_id}{_attributes(attrs)}")
+
+    def edge(self, tail: str, head: str, attrs: dict[str, str]) -> None:
+        self.lines.append(f"\t{tail} -> {head}{_attributes(attrs)}")
+
+    def source(self) -> str:
+        return "\n".join([*self.lines, "}"]) + "\n"
 
 
 def _label(name: str) -> str:
@@ -81,7 +110,7 @@ def _node_attrs(node: dict[str, Any], url_for: UrlFor, focus: str | None) -> dic
         fill = HEALTH_FILL.get(word, fill)
     attrs = {"label": _label(node["name"]), "tooltip": _tooltip(node), "shape": shape,
              "style": style, "fillcolor": fill, "color": "#475569", "penwidth": "1",
-             "URL": graphviz.escape(url_for(node["type"], node["name"])),
+             "URL": url_for(node["type"], node["name"]),
              "target": "_top", "id": f"node-{hash_name(node['id'])}",
              "class": _node_class(node)}
     if node["type"] == "consumer" and not node.get("registered"):
@@ -117,13 +146,11 @@ def build_dot(graph: dict[str, Any], url_for: UrlFor, *, cluster_by_owner: bool 
               rankdir: str = "LR", spring: bool = False) -> str:
     """The DOT source of a graph dict (nodes, edges, focus). `spring`: for the `sfdp` layout
     (owners as labels that draw their objects together, not clusters)."""
-    dot = graphviz.Digraph(
-        "featreg",
-        graph_attr={"rankdir": rankdir, "bgcolor": "transparent", "fontname": "Helvetica",
-                    "fontsize": "11", "nodesep": "0.25", "ranksep": "0.6", "newrank": "true"},
-        node_attr={"fontname": "Helvetica", "fontsize": "11", "height": "0.3",
-                   "margin": "0.12,0.04"},
-        edge_attr={"arrowsize": "0.6", "color": "#64748b"},
+    dot = _Dot(
+        {"rankdir": rankdir, "bgcolor": "transparent", "fontname": "Helvetica",
+         "fontsize": "11", "nodesep": "0.25", "ranksep": "0.6", "newrank": "true"},
+        {"fontname": "Helvetica", "fontsize": "11", "height": "0.3", "margin": "0.12,0.04"},
+        {"arrowsize": "0.6", "color": "#64748b"},
     )
     nodes = sorted(graph["nodes"], key=lambda n: n["id"])
     ids = {node["id"]: f"n{i}" for i, node in enumerate(nodes)}
@@ -140,14 +167,15 @@ def build_dot(graph: dict[str, Any], url_for: UrlFor, *, cluster_by_owner: bool 
             _team_label(dot, f"t{index}", owner, [ids[node["id"]] for node in clusters[owner]])
             loose += clusters[owner]
             continue
-        with dot.subgraph(name=f"cluster_{index}") as sub:
-            sub.attr(label=_label(owner), tooltip=graphviz.escape(f"owner: {owner}"),
-                     style="rounded,dashed", color="#94a3b8", fontcolor="#334155",
-                     fontsize="12", labeljust="l")
-            for node in clusters[owner]:
-                sub.node(ids[node["id"]], **_node_attrs(node, url_for, focus))
+        dot.lines.append(f"\tsubgraph cluster_{index} {{")
+        dot.lines.append("\t\tgraph" + _attributes({
+            "label": _label(owner), "tooltip": f"owner: {owner}", "style": "rounded,dashed",
+            "color": "#94a3b8", "fontcolor": "#334155", "fontsize": "12", "labeljust": "l"}))
+        for node in clusters[owner]:
+            dot.node(ids[node["id"]], _node_attrs(node, url_for, focus), "\t\t")
+        dot.lines.append("\t}")
     for node in sorted(loose, key=lambda n: n["id"]):
-        dot.node(ids[node["id"]], **_node_attrs(node, url_for, focus))
+        dot.node(ids[node["id"]], _node_attrs(node, url_for, focus))
     for edge in sorted(graph["edges"], key=lambda e: (e["from"], e["to"])):
         if edge["from"] not in ids or edge["to"] not in ids:
             continue
@@ -155,16 +183,17 @@ def build_dot(graph: dict[str, Any], url_for: UrlFor, *, cluster_by_owner: bool 
         if edge.get("loop"):
             style.update(LOOP_STYLE)
         tooltip = f"{edge['kind']}: {edge['from']} → {edge['to']}"
-        dot.edge(ids[edge["from"]], ids[edge["to"]], tooltip=_literal(tooltip),
-                 **{"class": edge["kind"] + (" loop" if edge.get("loop") else "")}, **style)
-    return str(dot.source)
+        dot.edge(ids[edge["from"]], ids[edge["to"]],
+                 {"tooltip": _literal(tooltip),
+                  "class": edge["kind"] + (" loop" if edge.get("loop") else ""), **style})
+    return dot.source()
 
 
-def _team_label(dot: graphviz.Digraph, node_id: str, owner: str, members: list[str]) -> None:
+def _team_label(dot: _Dot, node_id: str, owner: str, members: list[str]) -> None:
     """A team's name, tied to its objects by invisible edges (a spring layout draws them
     around it)."""
-    dot.node(node_id, label=_label(owner), shape="plaintext", fontsize="22",
-             fontname="Helvetica-Bold", fontcolor="#64748b", tooltip=_literal(f"team {owner}"),
-             **{"class": "team-label"})
+    dot.node(node_id, {"label": _label(owner), "shape": "plaintext", "fontsize": "22",
+                       "fontname": "Helvetica-Bold", "fontcolor": "#64748b",
+                       "tooltip": _literal(f"team {owner}"), "class": "team-label"})
     for member in members:
-        dot.edge(node_id, member, style="invis", weight="1")
+        dot.edge(node_id, member, {"style": "invis", "weight": "1"})

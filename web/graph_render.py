@@ -88,7 +88,8 @@ def clean_svg(svg: str) -> str:
     for element in root.iter():
         for name in list(element.attrib):
             local = _local(name).lower()
-            if local.startswith("on") or (local == "style" and "url(" in element.attrib[name]):
+            if local.startswith("on") or (local == "style"
+                                          and "url(" in element.attrib[name].lower()):
                 del element.attrib[name]
             elif name in HREF_ATTRIBUTES and not _safe_href(element.attrib[name]):
                 del element.attrib[name]

@@ -154,7 +154,8 @@ def await_latest(name: str, version: object, timeout: float) -> tuple[object, An
 def db() -> Session:
     """The request's read session (opened on first use, closed when the request ends)."""
     if "featreg_session" not in g:
-        g.featreg_session = sessions()()
+        read_sessions: sessionmaker[Session] = current_app.extensions["featreg_read_sessions"]
+        g.featreg_session = read_sessions()
         # lineage and graphs walk the catalog's edges held in memory per catalog version
         g.featreg_session.info[FLOW_CACHE] = current_app.extensions.setdefault(
             "featreg_flow_cache", FlowCache())

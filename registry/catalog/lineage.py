@@ -86,6 +86,13 @@ def resolve_node(session: Session, name: str, types: Iterable[str] = MODELS) -> 
     types = list(types)
     if name_problem(name, "name") is not None:  # e.g. a NUL, which PostgreSQL cannot compare
         raise NotFound(f"no {' or '.join(types)} named {name!r}")
+    held = cached_catalog(session)
+    if held is not None:
+        for type_ in types:
+            found = held.ids.get((type_, name))
+            if found is not None:
+                return type_, found
+        raise NotFound(f"no {' or '.join(types)} named {name!r}")
     for type_ in types:
         model = MODELS[type_]
         found = session.scalar(select(model.id).where(model.name == name))
@@ -123,34 +130,68 @@ def _adjacent(session: Session, steps: Sequence[Step[NodeKey]], edges: Sequence[
 
 FLOW_CACHE = "featreg_flow_cache"
 """The key of a read-only session's `FlowCache` in ``session.info``."""
+_SEEN = "featreg_flow_seen"
+"""The key of the `HeldCatalog` a session has already checked against the catalog version."""
+
+NodeInfo = tuple[str, str, str | None]
+"""(name, owner team, status) of a catalog node; status only for features."""
+
+
+@dataclass(frozen=True)
+class HeldCatalog:
+    """The catalog's nodes and edges as read at one catalog version."""
+
+    flow: nx.DiGraph
+    info: dict[NodeKey, NodeInfo]
+    ids: dict[tuple[str, str], int]
+    """(type, name) → id."""
 
 
 @dataclass
 class FlowCache:
-    """The catalog's edges in memory (`catalog_flow`) for the catalog version they were read
-    at; one thread reads them again after a change while the others wait for it."""
+    """The catalog's edges and nodes in memory (`HeldCatalog`) for the catalog version they
+    were read at; one thread reads them again after a change while the others wait for it.
+    A session checks the version once (its first use) and keeps that view to its end: a
+    read-only request sees one catalog throughout."""
 
     version: tuple[Any, ...] | None = None
-    flow: nx.DiGraph | None = None
+    held: HeldCatalog | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    @property
+    def flow(self) -> nx.DiGraph | None:
+        return self.held.flow if self.held is not None else None
+
     def get(self, session: Session) -> nx.DiGraph:
+        return self.catalog(session).flow
+
+    def catalog(self, session: Session) -> HeldCatalog:
+        seen = session.info.get(_SEEN)
+        if isinstance(seen, HeldCatalog):
+            return seen
         latest = session.execute(select(m.ChangeSet.id, m.ChangeSet.created_at)
                                  .order_by(m.ChangeSet.id.desc()).limit(1)).first()
         version = tuple(latest) if latest else ()
-        flow = self.flow
-        if flow is not None and self.version == version:
-            return flow
-        with self.lock:
-            if self.flow is None or self.version != version:
-                self.flow, self.version = catalog_flow(session), version
-            return self.flow
+        held = self.held
+        if held is None or self.version != version:
+            with self.lock:
+                if self.held is None or self.version != version:
+                    self.held, self.version = read_catalog(session), version
+                held = self.held
+        session.info[_SEEN] = held
+        return held
+
+
+def cached_catalog(session: Session) -> HeldCatalog | None:
+    """The catalog held for a read-only session that carries a `FlowCache`."""
+    cache = session.info.get(FLOW_CACHE)
+    return cache.catalog(session) if isinstance(cache, FlowCache) else None
 
 
 def cached_flow(session: Session) -> nx.DiGraph | None:
     """The catalog's edges held for a read-only session that carries a `FlowCache`."""
-    cache = session.info.get(FLOW_CACHE)
-    return cache.get(session) if isinstance(cache, FlowCache) else None
+    held = cached_catalog(session)
+    return held.flow if held is not None else None
 
 
 def neighbours(session: Session) -> Expand[NodeKey]:
@@ -190,12 +231,36 @@ def catalog_flow(session: Session) -> nx.DiGraph:
     for kind, model in MODELS.items():
         flow.add_nodes_from((kind, i) for i in session.scalars(select(model.id)
                                                               .order_by(model.id)))
+    _add_edges(session, flow)
+    return flow
+
+
+def _add_edges(session: Session, flow: nx.DiGraph) -> None:
     for edge in EDGES:
         flow.add_edges_from(sorted(
             ((edge.from_type, a), (edge.to_type, b)) for a, b in session.connection().execute(
                 select(edge.from_col, edge.to_col)
                 .where(edge.to_col.is_not(None), edge.from_col.is_not(None)))), kind=edge.kind)
-    return flow
+
+
+def read_catalog(session: Session) -> HeldCatalog:
+    """Every catalog node with its name, owner and status, and every edge (one query per
+    node type and per edge table)."""
+    flow = nx.DiGraph()
+    info: dict[NodeKey, NodeInfo] = {}
+    ids: dict[tuple[str, str], int] = {}
+    none = cast(null(), String)
+    for kind, model in MODELS.items():
+        status = model.status if kind == "feature" else none
+        rows = session.connection().execute(
+            select(model.id, model.name, m.Team.name, status)
+            .join(m.Team, m.Team.id == model.owner_id).order_by(model.id)).all()
+        for id_, name, owner, state in rows:
+            info[(kind, id_)] = (name, owner, state)
+            ids[(kind, name)] = id_
+        flow.add_nodes_from((kind, row[0]) for row in rows)
+    _add_edges(session, flow)
+    return HeldCatalog(flow, info, ids)
 
 
 def _node_rows(session: Session, keys: Iterable[NodeKey], *, details: bool) -> Iterator[Any]:
@@ -224,12 +289,24 @@ def _node_rows(session: Session, keys: Iterable[NodeKey], *, details: bool) -> I
 def describe(session: Session, keys: Iterable[NodeKey]
              ) -> dict[NodeKey, tuple[str, str, str | None]]:
     """(name, owner, status) of catalog nodes; status only for features."""
+    keys = list(keys)
+    held = cached_catalog(session)
+    if held is not None:
+        found = {key: held.info.get(key) for key in keys}
+        if all(value is not None for value in found.values()):
+            return found  # type: ignore[return-value]
     return {(type_, id_): (name, owner, status)
             for type_, id_, name, owner, status in _node_rows(session, keys, details=True)}
 
 
 def names(session: Session, keys: Iterable[NodeKey]) -> dict[NodeKey, str]:
     """The names of catalog nodes."""
+    keys = list(keys)
+    held = cached_catalog(session)
+    if held is not None:
+        found = {key: held.info.get(key) for key in keys}
+        if all(value is not None for value in found.values()):
+            return {key: value[0] for key, value in found.items()}  # type: ignore[index]
     return {(type_, id_): name
             for type_, id_, name, _owner, _status in _node_rows(session, keys, details=False)}
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -98,6 +98,20 @@ def _dataset_key(principal: str, direction: str, ds: DatasetRef) -> str:
 
 def _day(iso: str) -> date:
     return datetime.fromisoformat(iso).astimezone(UTC).date()
+
+
+def _count_sighting(row: m.OpenLineageDataset) -> None:
+    """One more event for a stored sighting, as an increment the database applies
+    (``events = events + 1``): concurrent requests that see the same dataset must not
+    overwrite each other's count with the value each one read."""
+    state = inspect(row)
+    held = state.dict.get("events")
+    if not state.persistent:
+        row.events = (held or 0) + 1
+    elif isinstance(held, ColumnElement):  # already counted once in this request
+        row.events = held + 1
+    else:
+        row.events = m.OpenLineageDataset.events + 1
 
 
 class _Store:
@@ -195,8 +209,9 @@ class _Store:
                 last_seen=moment, events=0)
             self.session.add(row)
         row.first_seen, row.last_seen = min(row.first_seen, moment), max(row.last_seen, moment)
-        row.events += 1
-        row.source = source
+        _count_sighting(row)
+        if row.source != source:
+            row.source = source
         return source
 
     def run_event(self, event: LineageEvent, row: m.OpenLineageRun) -> dict[str, Any]:

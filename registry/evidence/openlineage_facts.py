@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import InstanceState, Session
 
 from registry.evidence.openlineage_events import DatasetRef, JobRef, LineageEvent
 from registry.evidence.openlineage_matching import in_chunks
@@ -31,6 +32,26 @@ __all__ = ["FactStore", "pair_key"]
 def pair_key(namespace: str, name: str) -> str:
     """The SHA-256 of a (namespace, name) pair: names can be long URLs."""
     return hashlib.sha256(f"{namespace}\0{name}".encode()).hexdigest()
+
+
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+"""A dataset's or job's facts row is written again for a new sighting alone only once this
+much later: every event of every job that reads a busy table would otherwise update that one
+row, and concurrent requests would queue on its lock."""
+
+
+def _set(row: object, name: str, value: object) -> None:
+    """Set an attribute only when the value differs (an equal value is no change to write)."""
+    if getattr(row, name) != value:
+        setattr(row, name, value)
+
+
+def _seen(row: m.OpenLineageDatasetFacts | m.OpenLineageJob, moment: datetime) -> None:
+    """The row's last sighting: written when the row changes anyway, else to the minute."""
+    state: InstanceState[Any] = inspect(row)
+    if state.pending or state.transient or state.modified \
+            or moment - row.last_seen >= LAST_SEEN_RESOLUTION:
+        row.last_seen = max(row.last_seen, moment)
 
 
 def _refs(datasets: Sequence[DatasetRef]) -> list[dict[str, str]]:
@@ -75,17 +96,17 @@ class FactStore:
                 description=None, owners=[], symlinks=[], last_seen=moment)
             self.session.add(row)
         if ds.schema is not None and ds.schema:
-            row.fields = [f.as_dict() for f in ds.schema]
+            _set(row, "fields", [f.as_dict() for f in ds.schema])
         if ds.description:
-            row.description = ds.description
+            _set(row, "description", ds.description)
         if ds.owners:
-            row.owners = list(ds.owners)
+            _set(row, "owners", list(ds.owners))
         links = {(s["namespace"], s["name"]) for s in row.symlinks}
         new = [s for s in ds.symlinks if (s.namespace, s.name) not in links]
         if new:
             row.symlinks = [*row.symlinks, *({"namespace": s.namespace, "name": s.name}
                                              for s in new)]
-        row.last_seen = max(row.last_seen, moment)
+        _seen(row, moment)
 
     def job(self, event: LineageEvent, moment: datetime) -> None:
         job: JobRef | None = event.job
@@ -99,13 +120,13 @@ class FactStore:
                 owners=[], declared_inputs=[], declared_outputs=[], last_seen=moment)
             self.session.add(row)
         if event.job_description:
-            row.description = event.job_description
+            _set(row, "description", event.job_description)
         if event.job_owners:
-            row.owners = list(event.job_owners)
+            _set(row, "owners", list(event.job_owners))
         if event.kind == "JobEvent":
-            row.declared_inputs = _refs(event.inputs)
-            row.declared_outputs = _refs(event.outputs)
-        row.last_seen = max(row.last_seen, moment)
+            _set(row, "declared_inputs", _refs(event.inputs))
+            _set(row, "declared_outputs", _refs(event.outputs))
+        _seen(row, moment)
 
     def statistics(self, ds: DatasetRef, source: str | None, moment: datetime,
                    run_id: str | None) -> None:

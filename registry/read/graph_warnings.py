@@ -49,6 +49,9 @@ def undeclared_readers(session: Session, features: list[str] | None) -> list[Und
     feature in the catalog."""
     if features is None:
         return _every_undeclared_read(session)
+    held = lineage.cached_catalog(session)
+    if held is not None:
+        return _undeclared_in_memory(session, held, features)
     declared = (select(m.ConsumerFeature.consumer_id)
                 .join(m.Feature, m.Feature.id == m.ConsumerFeature.feature_id)
                 .where(m.ConsumerFeature.consumer_id == m.Consumer.id,
@@ -61,6 +64,25 @@ def undeclared_readers(session: Session, features: list[str] | None) -> list[Und
     for part in chunks(sorted(features)):
         found.update((f, p, o) for f, p, o in run(session,
                                                   query.where(m.UsageDaily.feature.in_(part))))
+    return sorted(found, key=lambda row: (row[0], row[1]))
+
+
+def _undeclared_in_memory(session: Session, held: lineage.HeldCatalog,
+                          features: list[str]) -> list[UndeclaredRead]:
+    """The same answer from the distinct (feature, principal) pairs of usage (the usage
+    table's primary key) and the declarations of the catalog held in memory."""
+    found: set[UndeclaredRead] = set()
+    query = select(m.UsageDaily.feature, m.UsageDaily.principal).distinct()
+    for part in chunks(sorted(features)):
+        for feature, principal in run(session, query.where(m.UsageDaily.feature.in_(part))):
+            consumer_id = held.ids.get(("consumer", principal))
+            if consumer_id is None:
+                found.add((feature, principal, None))
+                continue
+            feature_id = held.ids.get(("feature", feature))
+            consumer = ("consumer", consumer_id)
+            if feature_id is None or not held.flow.has_edge(("feature", feature_id), consumer):
+                found.add((feature, principal, held.info[consumer][1]))
     return sorted(found, key=lambda row: (row[0], row[1]))
 
 

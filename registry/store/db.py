@@ -56,9 +56,41 @@ def get_engine(url: str | None = None) -> Engine:
             engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url)
+            _ping_when_idle(engine)
         _engines[url] = engine
     return engine
+
+
+IDLE_PING_SECONDS = 10.0
+"""A pooled connection unused for longer is pinged before it is handed out."""
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling for connections that sat idle: one that the server
+    or a network device may have dropped meanwhile (a database restart, an idle timeout) is
+    pinged at checkout, and a dead one is replaced at once, so no request fails on it. A
+    connection handed back moments ago is not pinged: under load that round trip would be
+    paid on every request for nothing."""
+    import time
+
+    from sqlalchemy.exc import DisconnectionError
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["featreg_returned"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _handed_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("featreg_returned")
+        if returned is None or time.monotonic() - returned < IDLE_PING_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # noqa: BLE001 - any failure means the connection is gone
+            raise DisconnectionError(f"stale pooled connection: {exc}") from exc
+        if not alive:
+            raise DisconnectionError("stale pooled connection")
 
 
 def dispose_engine(url: str) -> None:

@@ -1,0 +1,105 @@
+"""Rows every request touches: concurrent writers never lose each other's counts, a busy
+dataset's facts row is not rewritten for every sighting, and a pooled PostgreSQL connection
+that died while idle is replaced before a request gets it."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from conftest import require_pg
+from sqlalchemy import create_engine, select, text
+
+from registry.evidence.openlineage import ingest_lineage_events
+from registry.store import db as store_db
+from registry.store import models as m
+from registry.store.db import get_engine, session_factory, session_scope
+
+T0 = datetime(2026, 11, 30, 9, tzinfo=UTC)
+
+
+def _event(job: str, when: datetime, *, fields: tuple[str, ...] = ("a", "b")) -> dict[str, Any]:
+    return {"eventType": "COMPLETE", "eventTime": when.isoformat(),
+            "producer": "https://example.com/tests", "run": {"runId": str(uuid.uuid4())},
+            "job": {"namespace": "jobs", "name": job},
+            "inputs": [{"namespace": "warehouse", "name": "busy.table",
+                        "facets": {"schema": {"fields": [{"name": f} for f in fields]}}}],
+            "outputs": []}
+
+
+def _ingest(url: str, events: list[dict[str, Any]]) -> None:
+    with session_scope(session_factory(url)) as session:
+        ingest_lineage_events(session, events, now=T0)
+
+
+@pytest.mark.postgres
+def test_concurrent_sightings_of_one_dataset_are_all_counted(pg_url: str) -> None:
+    """Eight threads report runs of one job reading one table, one request each at a time:
+    the sighting's count is every event, not the last writer's idea of it."""
+    threads, each = 8, 6
+    errors: list[BaseException] = []
+
+    def report(worker: int) -> None:
+        try:
+            for i in range(each):
+                _ingest(pg_url, [_event("nightly", T0 + timedelta(seconds=worker * each + i))])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=report, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert not errors
+    with session_scope(session_factory(pg_url)) as session:
+        counts = session.scalars(select(m.OpenLineageDataset.events)).all()
+        runs = session.scalar(select(text("count(*)")).select_from(m.OpenLineageRun))
+    assert counts == [threads * each] and runs == threads * each
+
+
+def test_a_batch_counts_each_sighting_once(db_url: str) -> None:
+    _ingest(db_url, [_event("nightly", T0)])  # stored: the next batch increments it
+    _ingest(db_url, [_event("nightly", T0 + timedelta(seconds=s)) for s in (1, 2, 3)])
+    with session_scope(session_factory(db_url)) as session:
+        assert session.scalars(select(m.OpenLineageDataset.events)).all() == [4]
+
+
+def test_a_busy_datasets_facts_are_written_again_only_when_they_change(db_url: str) -> None:
+    """The facts row keeps the latest schema at once; a sighting alone moves its last_seen
+    once a minute (LAST_SEEN_RESOLUTION), so every reader of a busy table does not queue on
+    that one row."""
+    def facts() -> tuple[list[str], datetime]:
+        with session_scope(session_factory(db_url)) as session:
+            row = session.scalars(select(m.OpenLineageDatasetFacts)).one()
+            seen = row.last_seen if row.last_seen.tzinfo else row.last_seen.replace(tzinfo=UTC)
+            return [f["name"] for f in row.fields], seen
+
+    _ingest(db_url, [_event("a", T0)])
+    _ingest(db_url, [_event("b", T0 + timedelta(seconds=20))])
+    assert facts() == (["a", "b"], T0)  # same facts, 20 s later: not rewritten
+    _ingest(db_url, [_event("c", T0 + timedelta(seconds=30), fields=("a", "b", "c"))])
+    assert facts() == (["a", "b", "c"], T0 + timedelta(seconds=30))  # a change: written
+    _ingest(db_url, [_event("d", T0 + timedelta(seconds=95), fields=("a", "b", "c"))])
+    assert facts()[1] == T0 + timedelta(seconds=95)  # a minute on: the sighting is kept
+
+
+@pytest.mark.postgres
+def test_a_pooled_connection_that_died_while_idle_is_replaced(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ping on every checkout (a round trip per request under load), but a connection idle
+    longer than IDLE_PING_SECONDS is pinged, and a dead one replaced: the request works."""
+    require_pg()
+    engine = get_engine(pg_url)
+    with engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+    monkeypatch.setattr(store_db, "IDLE_PING_SECONDS", 0.0)  # the pooled one is now "idle"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
