@@ -28,6 +28,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # An explicit instance path: Flask's guess fails on the `featreg` namespace package of an
     # editable install (nothing of Featreg's lives in an instance folder).
     app = Flask(__name__, instance_path=str(Path.cwd() / "instance"))
+    from .json_output import FastJSONProvider
+
+    app.json = FastJSONProvider(app)
     # FEATREG_* variables the settings do not declare still reach the config as they did
     # (Flask's own keys, web/auth.py's); the declared ones come validated from the web section
     app.config.from_prefixed_env("FEATREG")

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Flask, Response, get_template_attribute, request
+from flask import Blueprint, Flask, Response, get_template_attribute, render_template, request
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,7 @@ from .views_lists import REFRESH_SECONDS, directory
 
 bp = Blueprint("catalog", __name__)
 api = Blueprint("catalog_api", __name__, url_prefix=API_PREFIX)
+PAGE_CACHE_LIMIT = 2_000  # rendered catalog pages kept per worker (5-30 kB each)
 ROW_CACHE_LIMIT = 20_000  # rendered rows kept per worker (about 0.6 kB each)
 FRESH_WAIT = 0.5  # seconds a read-your-writes search waits for the index before using SQL
 OVERLAY_LIMIT = 2_000  # features changed since the index was built whole: then build anew
@@ -73,14 +74,17 @@ def usage_table() -> tuple[object, UsageTable]:
     return memo_latest("usage_table", int(time.time() // REFRESH_SECONDS), load)
 
 
-def _other_kinds(query: queries.CatalogQuery) -> list[dict[str, Any]]:
+def _other_kinds(query: queries.CatalogQuery, changes: int | None = None
+                 ) -> list[dict[str, Any]]:
     """Sources, consumers, teams and unregistered readers matching the catalog's search text
-    (shown above the features: the header's search box finds every kind)."""
+    (shown above the features: the header's search box finds every kind). `changes`: the
+    catalog version when the caller has read it already."""
     if not query.q or query.page > 1:
         return []
     return [{"kind": kind, "label": KIND_LABELS[kind], "total": len(entries),
              "items": [e.to_dict() for e in entries[:5]]}
-            for kind, entries in directory()[1].find(query.q).items() if entries]
+            for kind, entries in directory(changes=changes)[1].find(query.q).items()
+            if entries]
 
 
 @bp.get("/features")
@@ -101,13 +105,25 @@ def catalog() -> Response:
             return respond("catalog.html", page)
         return respond("catalog.html", page, query=query, facets=_facets(version)[1],
                        rows=_rows(page["items"], {}), others=_other_kinds(query))
-    page = queries.catalog_page(session, query, index, usage,
-                                memo("catalog_usage_orders", (held, used), dict))
     if wants_json():
-        return respond("catalog.html", page)
-    return respond("catalog.html", page, query=query, facets=_facets(version)[1],
-                   rows=_rows(page["items"], memo("catalog_rows", (held, used), dict)),
-                   others=_other_kinds(query))
+        return respond("catalog.html", queries.catalog_page(
+            session, query, index, usage, memo("catalog_usage_orders", (held, used), dict)))
+    # the page's content is the same for everyone asking this URL of this catalog, index and
+    # usage (and, for the other kinds' names, within REFRESH_SECONDS): kept rendered
+    pages: dict[tuple[object, ...], str] = memo("catalog_pages", (held, used), dict)
+    key = (request.full_path, version, int(time.time() // REFRESH_SECONDS))
+    body = pages.get(key)
+    if body is None:
+        page = queries.catalog_page(session, query, index, usage,
+                                    memo("catalog_usage_orders", (held, used), dict))
+        body = render_template(
+            "_catalog_body.html", data=page, query=query, facets=_facets(version)[1],
+            rows=_rows(page["items"], memo("catalog_rows", (held, used), dict)),
+            others=_other_kinds(query, version[0]))
+        if len(pages) >= PAGE_CACHE_LIMIT:
+            pages.clear()
+        pages[key] = body
+    return respond("catalog.html", None, body=Markup(body))
 
 
 def wants_fresh() -> bool:

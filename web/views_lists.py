@@ -34,13 +34,16 @@ def observed_principals() -> tuple[object, list[PrincipalRow]]:
     return memo_latest("observed_principals", int(time.time() // REFRESH_SECONDS), load)
 
 
-def directory(fresh: bool = False) -> tuple[list[PrincipalRow], NameDirectory]:
+def directory(fresh: bool = False, changes: int | None = None
+              ) -> tuple[list[PrincipalRow], NameDirectory]:
     """Observed principals and the directory of names: current for the catalog (rebuilt
     after a change set: the names of sources, consumers and teams only) and at most
     REFRESH_SECONDS behind the usage rollups. Rebuilt in the background (readers get the
     previous one meanwhile: see `memo_latest`); `fresh` waits up to FRESH_WAIT seconds for
-    a rebuild after a change set (read your writes)."""
-    changes = catalog_version(db())
+    a rebuild after a change set (read your writes); `changes`: the catalog version, when
+    the caller has read it."""
+    if changes is None:
+        changes = catalog_version(db())
     seen, rows = observed_principals()
     factory = sessions()
 

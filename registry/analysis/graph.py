@@ -137,7 +137,9 @@ def graph_neighbours(graph: nx.DiGraph, *, undirected: bool = False,
     """`walk`'s neighbour function for a networkx graph: along its edges (undirected: either
     way, whatever the direction; `kinds`: only edges whose ``kind`` is one of them). Nodes
     absent from the graph have no neighbours."""
-    pred, succ = graph.pred, graph.succ
+    # the adjacency dicts themselves (networkx's read-only views cost a wrapper per lookup)
+    pred: dict[Any, dict[Any, dict[str, Any]]] = graph._pred
+    succ: dict[Any, dict[Any, dict[str, Any]]] = graph._succ
 
     def expand(frontier: Sequence[Step[Any]]) -> dict[Step[Any], Iterable[Any]]:
         if undirected:
