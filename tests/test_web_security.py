@@ -15,7 +15,7 @@ from conftest import authorize
 from featreg.web import create_app
 from featreg.web.filters import plain_text, render_markdown
 from featreg.web.graph_dot import build_dot
-from featreg.web.graph_render import SvgRenderer, clean_svg
+from featreg.web.graph_render import GraphRenderError, SvgRenderer, clean_svg
 from flask import Flask
 from flask.testing import FlaskClient
 from web_catalog import (
@@ -204,6 +204,13 @@ def test_clean_svg_drops_scripts_handlers_and_foreign_links() -> None:
     styled = clean_svg('<svg xmlns="http://www.w3.org/2000/svg"><g style="fill:URL(https://'
                        'evil.example/x)"/><g style="fill:red"/></svg>')
     assert "evil.example" not in styled and "fill:red" in styled
+    # what follows a removed element stays; an unknown entity is no SVG at all
+    kept = clean_svg('<svg xmlns="http://www.w3.org/2000/svg"><text>a</text><script>x()'
+                     '</script>b<foreignObject><script>y()</script></foreignObject></svg>')
+    assert "script" not in kept and "x()" not in kept and "y()" not in kept
+    assert "<text>a</text>b" in kept
+    with pytest.raises(GraphRenderError):
+        clean_svg('<svg xmlns="http://www.w3.org/2000/svg"><text>&boom;</text></svg>')
 
 
 def test_reports_are_sanitised_and_their_html_sandboxed(web: FlaskClient) -> None:

@@ -26,14 +26,14 @@ import os
 import shutil
 import subprocess
 import tempfile
-import xml.etree.ElementTree as ET
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+from lxml import etree
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
-ET.register_namespace("", SVG_NS)
-ET.register_namespace("xlink", XLINK_NS)
 
 ALLOWED_ELEMENTS = {"svg", "g", "title", "desc", "a", "path", "polygon", "polyline", "ellipse",
                     "circle", "rect", "line", "text", "tspan", "defs", "linearGradient",
@@ -73,27 +73,73 @@ def _safe_href(value: str) -> bool:
     return value.startswith("#") or (value.startswith("/") and not value.startswith("//"))
 
 
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                          remove_comments=True, remove_pis=True, huge_tree=False)
+"""No entity expansion, no DTD, no network: Graphviz's SVG needs none of them."""
+
+
+def _attribute_rule(name: str) -> str:
+    """What to do with an attribute of this name: keep, drop (event handlers), check its
+    value as a style or as a link."""
+    local = _local(name).lower()
+    if local.startswith("on"):
+        return "drop"
+    if local == "style":
+        return "style"
+    if name in HREF_ATTRIBUTES:
+        return "href"
+    return "keep"
+
+
+_ATTRIBUTE_RULES: dict[str, str] = {}
+
+
 def clean_svg(svg: str) -> str:
-    """The <svg> element alone, with everything that is not plain drawing removed."""
+    """The <svg> element alone, with everything that is not plain drawing removed: other
+    elements, event handlers, styles that load URLs, links that leave the site. Parsed and
+    written by libxml2 (lxml), one pass over the elements in between, a rule per attribute
+    name: about half the time of ElementTree's parse and Python serialiser."""
     try:
-        root = ET.fromstring(svg[svg.index("<svg"):])
-    except (ValueError, ET.ParseError) as exc:
+        root = etree.fromstring(svg[svg.index("<svg"):].encode("utf-8"), _PARSER)
+    except (ValueError, etree.XMLSyntaxError) as exc:
         raise GraphRenderError(f"Graphviz returned unreadable SVG: {exc}") from exc
-    if _local(root.tag) != "svg":
+    if root is None or not isinstance(root.tag, str) or _local(root.tag) != "svg":
         raise GraphRenderError("Graphviz returned something other than SVG")
-    for parent in root.iter():
-        for child in list(parent):
-            if not isinstance(child.tag, str) or _local(child.tag) not in ALLOWED_ELEMENTS:
-                parent.remove(child)
+    foreign = []
+    rules = _ATTRIBUTE_RULES
     for element in root.iter():
-        for name in list(element.attrib):
-            local = _local(name).lower()
-            if local.startswith("on") or (local == "style"
-                                          and "url(" in element.attrib[name].lower()):
+        tag = element.tag
+        if not isinstance(tag, str) or _local(tag) not in ALLOWED_ELEMENTS:
+            foreign.append(element)
+            continue
+        for name in element.keys():
+            rule = rules.get(name)
+            if rule is None:
+                rule = rules[name] = _attribute_rule(name)
+            if rule == "keep":
+                continue
+            value = element.get(name) or ""
+            if rule == "drop" or (rule == "style" and "url(" in value.lower()) \
+                    or (rule == "href" and not _safe_href(value)):
                 del element.attrib[name]
-            elif name in HREF_ATTRIBUTES and not _safe_href(element.attrib[name]):
-                del element.attrib[name]
-    return ET.tostring(root, encoding="unicode")
+    for element in foreign:
+        parent = element.getparent()
+        if parent is not None:
+            _remove_keeping_tail(parent, element)
+    return str(etree.tostring(root, encoding="unicode"))
+
+
+def _remove_keeping_tail(parent: Any, element: Any) -> None:
+    """Remove an element and what it holds, but not the text that follows it (lxml keeps
+    that text on the element, ElementTree's model the same; removing it would drop it)."""
+    tail = element.tail
+    previous = element.getprevious()
+    parent.remove(element)
+    if tail:
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
 
 
 class SvgRenderer:
