@@ -116,3 +116,36 @@ def test_undeclared_readers_from_memory_answer_as_the_database(
     assert (declared, declaring["name"], declaring["owner"]) not in from_memory
     assert (declared, other["name"], other["owner"]) in from_memory
     assert (declared, "notebook:alice", None) in from_memory
+
+
+def test_openlineage_matching_from_memory_answers_as_the_database(
+        sessions: sessionmaker[Session]) -> None:
+    """The OpenLineage endpoint resolves sources (by name, dotted path, symlink or declared
+    alias), features (bare or source-qualified columns) and consumers from the catalog held
+    in memory: the same `Catalog` as the queries build."""
+    from registry.evidence.openlineage_events import DatasetRef, JobRef
+    from registry.evidence.openlineage_matching import Catalog
+
+    sources = [e for kind, e in ENTRIES if kind == "sources"]
+    features = [e for kind, e in ENTRIES if kind == "features" and e.get("sources")]
+    _apply(sessions, [("sources", {**sources[1], "openlineage": [
+        {"namespace": "s3://lake", "name": "/raw/events"}]})])
+    built = features[0]
+    columns = (built["name"], "no_such_column", features[1]["name"])
+    datasets = [
+        DatasetRef("warehouse", built["sources"][0], columns=columns),
+        DatasetRef("s3://lake", "/raw/events", columns=columns),
+        DatasetRef("hdfs", "/" + sources[2]["name"].replace(".", "/"), columns=columns),
+        DatasetRef("other", "nothing_known", columns=columns,
+                   symlinks=(JobRef("warehouse", sources[3]["name"]),)),
+    ]
+    jobs = [e["name"] for kind, e in ENTRIES if kind == "consumers"][:3] + ["unknown_job"]
+    with sessions() as plain, _cached(sessions, lineage.FlowCache()) as cached:
+        held = lineage.cached_catalog(cached)
+        assert held is not None
+        from_sql = Catalog.load_for(plain, datasets, jobs, {})
+        from_memory = Catalog.load_for(plain, datasets, jobs, {}, held)
+    assert from_memory == from_sql
+    assert from_memory.aliases == {("s3://lake", "/raw/events"): sources[1]["name"]}
+    assert from_memory.feature_sources[built["name"]] >= {built["sources"][0]}
+    assert from_memory.consumers == frozenset(jobs[:3])

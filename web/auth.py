@@ -14,7 +14,7 @@ header of a trusted single-sign-on proxy (when configured).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +30,7 @@ from flask import (
     session,
     url_for,
 )
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from registry.access.permissions import require
@@ -39,7 +40,7 @@ from registry.core.names import NAME_LENGTH, text_problem
 from registry.store.db import session_scope
 from registry.wire import ACTOR_HEADER
 
-from .support import API_PREFIX, sessions
+from .support import API_PREFIX, db, sessions
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_KEY = "featreg_token"
@@ -78,17 +79,30 @@ def current_identity() -> Identity | None:
     secret = _bearer()
     signed_in = session.get(SESSION_KEY)
     if secret is not None:
-        with session_scope(sessions()) as db:
-            identity = authenticate(db, secret)
+        identity = _recorded(lambda read: authenticate(read, secret))
     elif isinstance(signed_in, str):
         try:
-            with session_scope(sessions()) as db:
-                identity = authenticate_hash(db, signed_in)
+            identity = _recorded(lambda read: authenticate_hash(read, signed_in))
         except Unauthenticated:
             session.pop(SESSION_KEY, None)
     else:
         identity = _from_proxy()
     g.featreg_identity = identity
+    return identity
+
+
+def _recorded(check: Callable[[Session], Identity]) -> Identity:
+    """A token looked up on the request's read session (autocommit: one statement, no
+    transaction of its own); when the check records the token's last use (at most once a
+    minute), that one UPDATE is committed at once."""
+    read = db()
+    try:
+        identity = check(read)
+        if read.dirty:
+            read.commit()
+    except BaseException:
+        read.rollback()
+        raise
     return identity
 
 

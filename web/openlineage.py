@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from registry.access.permissions import check_openlineage_jobs, check_owned
 from registry.access.tokens import Identity
+from registry.catalog.lineage import cached_catalog
 from registry.core.errors import Forbidden
 from registry.evidence.openlineage import ingest_lineage_events, observed_datasets
 from registry.evidence.openlineage_read import consumer_lineage, source_lineage
@@ -45,11 +46,12 @@ def _foreign(session: Session, identity: Identity, sources: list[str]) -> set[st
 
 def _ingest(events: list[Any]) -> Response:
     identity = acting()
+    held = cached_catalog(db())  # the catalog's names, from memory (checked current)
     with session_scope(sessions()) as session:  # the service retries conflicts itself
         summary = ingest_lineage_events(
             session, events,
             check_jobs=lambda jobs: check_openlineage_jobs(session, identity, jobs),
-            foreign_sources=lambda names: _foreign(session, identity, names))
+            foreign_sources=lambda names: _foreign(session, identity, names), held=held)
     response = jsonify({"events": summary.events, "duplicates": summary.duplicates,
                         "ignored": summary.ignored, "reads": summary.reads,
                         "warnings": summary.warnings, "results": summary.results})

@@ -145,6 +145,22 @@ class HeldCatalog:
     info: dict[NodeKey, NodeInfo]
     ids: dict[tuple[str, str], int]
     """(type, name) → id."""
+    aliases: dict[tuple[str, str], str] = field(default_factory=dict)
+    """The OpenLineage datasets (namespace, name) that sources declare as theirs, in name
+    order (the first source to declare one keeps it)."""
+
+    def named(self, type_: str, names: Iterable[str]) -> frozenset[str]:
+        """Those of the names that objects of this type have."""
+        return frozenset(name for name in names if (type_, name) in self.ids)
+
+    def sources_of(self, feature: str) -> frozenset[str]:
+        """The names of the sources a feature is built on."""
+        feature_id = self.ids.get(("feature", feature))
+        if feature_id is None:
+            return frozenset()
+        return frozenset(self.info[key][0] for key, data in
+                         self.flow._pred[("feature", feature_id)].items()
+                         if data["kind"] == "source")
 
 
 @dataclass
@@ -250,6 +266,7 @@ def read_catalog(session: Session) -> HeldCatalog:
     info: dict[NodeKey, NodeInfo] = {}
     ids: dict[tuple[str, str], int] = {}
     none = cast(null(), String)
+    aliases: dict[tuple[str, str], str] = {}
     for kind, model in MODELS.items():
         status = model.status if kind == "feature" else none
         rows = session.connection().execute(
@@ -259,8 +276,13 @@ def read_catalog(session: Session) -> HeldCatalog:
             info[(kind, id_)] = (name, owner, state)
             ids[(kind, name)] = id_
         flow.add_nodes_from((kind, row[0]) for row in rows)
+    for name, declared in session.connection().execute(
+            select(m.Source.name, m.Source.openlineage)
+            .where(m.Source.openlineage.is_not(None)).order_by(m.Source.name)):
+        for alias in declared or ():
+            aliases.setdefault((alias["namespace"], alias["name"]), name)
     _add_edges(session, flow)
-    return HeldCatalog(flow, info, ids)
+    return HeldCatalog(flow, info, ids, aliases)
 
 
 def _node_rows(session: Session, keys: Iterable[NodeKey], *, details: bool) -> Iterator[Any]:

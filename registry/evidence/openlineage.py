@@ -31,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, inspect, select
 from sqlalchemy.exc import IntegrityError
@@ -53,6 +53,9 @@ from registry.evidence.usage import record_usage
 from registry.evidence.usage_events import UsageEvent
 from registry.store import models as m
 from registry.store.savepoints import begin_for_savepoints
+
+if TYPE_CHECKING:
+    from registry.catalog.lineage import HeldCatalog
 
 __all__ = ["LineageIngestSummary", "ingest_lineage_events", "observed_datasets", "parse_events",
            "reattribute_runs"]
@@ -118,7 +121,8 @@ class _Store:
     """One request's writes, with what they depend on read in a few queries up front."""
 
     def __init__(self, session: Session, events: Sequence[LineageEvent], now: datetime,
-                 runs: Sequence[m.OpenLineageRun] = ()) -> None:
+                 runs: Sequence[m.OpenLineageRun] = (), held: HeldCatalog | None = None
+                 ) -> None:
         self.session, self.now = session, now
         ev = m.OpenLineageEvent
         self.seen = {row[0] for row in in_chunks(session, select(ev.event_key), ev.event_key,
@@ -132,7 +136,7 @@ class _Store:
         self.catalog = Catalog.load(session, events, self.facts.remembered(), [
             n for r in self.runs.values()
             for n in (r.job_name, r.parent_name, r.root_name, *task_prefixes(r.job_name))
-            if n is not None])
+            if n is not None], held)
         self.datasets: dict[str, m.OpenLineageDataset | None] = {}
         self.updates: list[SourceUpdateRow] = []
         self.foreign: set[str] = set()
@@ -317,7 +321,8 @@ def _job(namespace: str | None, name: str | None) -> JobRef | None:
 def ingest_lineage_events(session: Session, raw_events: Sequence[object], *,
                           check_jobs: Callable[[list[str]], None] | None = None,
                           foreign_sources: Callable[[list[str]], set[str]] | None = None,
-                          now: datetime | None = None) -> LineageIngestSummary:
+                          now: datetime | None = None, held: HeldCatalog | None = None
+                          ) -> LineageIngestSummary:
     """Record OpenLineage events in the caller's transaction (see the module docstring).
 
     All or nothing: if any event is malformed, InvalidInput lists every one (``event N``,
@@ -326,7 +331,8 @@ def ingest_lineage_events(session: Session, raw_events: Sequence[object], *,
     to refuse them all. ``foreign_sources`` names, of the sources the events write or report
     statistics about, those the caller may not speak for: their updates and statistics are
     not stored (a warning says so). A conflict with a concurrent copy of an event is retried
-    in a SAVEPOINT (`ATTEMPTS` runs in all); the caller commits.
+    in a SAVEPOINT (`ATTEMPTS` runs in all); the caller commits. ``held``: the catalog's
+    names as a read-only session holds them in memory (looked up there, not queried).
     """
     parsed = parse_events(raw_events)
     hooks = _Hooks(check_jobs, foreign_sources)
@@ -335,7 +341,7 @@ def ingest_lineage_events(session: Session, raw_events: Sequence[object], *,
     while True:
         try:
             with session.begin_nested():
-                return _store_events(session, parsed, now or datetime.now(UTC), hooks)
+                return _store_events(session, parsed, now or datetime.now(UTC), hooks, held)
         except IntegrityError:
             # The same event (or a first sighting of the same dataset) was being stored by a
             # concurrent request; run again: what it stored is now seen as already received.
@@ -365,9 +371,9 @@ class _Hooks:
 
 
 def _store_events(session: Session, parsed: Sequence[LineageEvent], now: datetime,
-                  hooks: _Hooks) -> LineageIngestSummary:
+                  hooks: _Hooks, held: HeldCatalog | None = None) -> LineageIngestSummary:
     summary = LineageIngestSummary()
-    store = _Store(session, parsed, now)
+    store = _Store(session, parsed, now, held=held)
     fresh: list[LineageEvent] = []
     for event in parsed:  # retries, and copies within the request, are duplicates
         if event.key not in store.seen:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +31,9 @@ from sqlalchemy.orm import Session
 from registry.core.names import NAME_LENGTH
 from registry.evidence.openlineage_events import DatasetRef, JobRef, LineageEvent
 from registry.store import models as m
+
+if TYPE_CHECKING:
+    from registry.catalog.lineage import HeldCatalog
 
 __all__ = ["Catalog", "in_chunks", "qualified_principal"]
 
@@ -77,22 +80,27 @@ class Catalog:
     @classmethod
     def load(cls, session: Session, events: Sequence[LineageEvent],
              remembered: dict[tuple[str, str], list[str]],
-             principals: Iterable[str] = ()) -> Catalog:
+             principals: Iterable[str] = (), held: HeldCatalog | None = None) -> Catalog:
         """The names one request's events can resolve to (``principals``: earlier runs')."""
         jobs = [*principals, *(j.name for e in events for j in (e.job, e.parent, e.root)
                                if j is not None)]
         jobs += [p for e in events if e.job is not None for p in task_prefixes(e.job.name)]
         return cls.load_for(session, [ds for e in events for ds in (*e.inputs, *e.outputs)],
-                            jobs, remembered)
+                            jobs, remembered, held)
 
     @classmethod
     def load_for(cls, session: Session, datasets: Sequence[DatasetRef], jobs: Iterable[str],
-                 remembered: dict[tuple[str, str], list[str]]) -> Catalog:
+                 remembered: dict[tuple[str, str], list[str]],
+                 held: HeldCatalog | None = None) -> Catalog:
+        """`held`: the catalog a read-only session holds in memory (the same answers
+        without a query; see `registry.catalog.lineage.FlowCache`)."""
         sources: list[str] = []
         columns: list[str] = []
         for ds in datasets:
             sources += ds.source_candidates()
             columns += [*ds.columns, *remembered.get((ds.namespace, ds.name), [])]
+        if held is not None:
+            return cls._from_held(held, sources, columns, jobs)
 
         def names(model: Any, wanted: Iterable[str]) -> frozenset[str]:
             return frozenset(row[0] for row in in_chunks(session, select(model.name),
@@ -117,6 +125,18 @@ class Catalog:
             built_on.setdefault(feature, set()).add(source)
         return cls(names(m.Consumer, jobs), source_names, frozenset(aliases.values()), aliases,
                    features, {f: frozenset(s) for f, s in built_on.items()})
+
+    @classmethod
+    def _from_held(cls, held: HeldCatalog, sources: list[str], columns: list[str],
+                   jobs: Iterable[str]) -> Catalog:
+        source_names = held.named("source", sources) | frozenset(held.aliases.values())
+        candidates = set(columns)
+        candidates |= {f"{s}.{c}" for s in source_names for c in columns}
+        features = held.named("feature", candidates)
+        built_on = {f: held.sources_of(f) for f in features & set(columns)}
+        return cls(held.named("consumer", jobs), source_names,
+                   frozenset(held.aliases.values()), dict(held.aliases), features,
+                   {f: s for f, s in built_on.items() if s})
 
     def source_of(self, ds: DatasetRef) -> str | None:
         for ref in ((ds.namespace, ds.name), *((s.namespace, s.name) for s in ds.symlinks)):

@@ -117,17 +117,29 @@ def _feature_relations(session: Session, feature_id: int) -> dict[str, list[dict
     return {key: sorted(rows, key=lambda r: r["name"]) for key, rows in relations.items()}
 
 
+FEATURE_ROW = (select(m.Feature.id, m.Feature.name, m.Feature.dtype, m.Feature.description,
+                      m.Feature.status, m.Feature.sunset, m.Feature.deprecation_reason,
+                      m.Feature.bundle, m.Feature.cost, m.Feature.created, m.Feature.expect,
+                      m.Feature.registered_at, m.Team.name.label("owner"),
+                      m.Team.contact.label("owner_contact"))
+               .join(m.Team, m.Team.id == m.Feature.owner_id)
+               .where(m.Feature.name == bindparam("name", type_=String)))
+"""A feature and its owner in one row (no ORM object: the page only reads them)."""
+
+
 def feature_detail(session: Session, name: str, *, now: datetime | None = None
                    ) -> dict[str, Any]:
     """Everything the feature page shows (the dependency graph and charts are separate)."""
-    feature = _by_name(session, m.Feature, name, "feature")
+    feature = run(session, FEATURE_ROW, {"name": name}).first()
+    if feature is None:
+        raise NotFound(f"no feature named {name!r}")
     related = _feature_relations(session, feature.id)
     declared = related["declared_consumers"]
     readers = evidence.feature_readers(session, name, [c["name"] for c in declared], now=now)
     importance = evidence.importance_series(session, name)
     findings = _findings(session, "feature", name)
     return {
-        "name": feature.name, "owner": feature.owner.name, "owner_contact": feature.owner.contact,
+        "name": feature.name, "owner": feature.owner, "owner_contact": feature.owner_contact,
         "dtype": feature.dtype, "description": feature.description or "",
         "status": feature.status, "sunset": iso(feature.sunset),
         "replacement": related["replacement"][0]["name"] if related["replacement"] else None,
