@@ -21,16 +21,16 @@ the two together).
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from registry.catalog.spec import KINDS, Spec
+from registry.catalog.state import CONSUMER, FEATURE, FEATURE_DEPENDENCY, SOURCE, TEAM
 from registry.core.batches import chunks
-from registry.store import models as m
 
 
 def _upstream_closure(session: Session, spec: Spec) -> set[str]:
     """Every feature upstream of the spec's features' (new) dependencies."""
-    upstream = aliased(m.Feature)
+    upstream = FEATURE.alias()
     seen: set[str] = set()
     frontier = {d for loc in spec.features.values() for d in loc.entry.depends_on}
     while frontier := frontier - seen:
@@ -39,10 +39,10 @@ def _upstream_closure(session: Session, spec: Spec) -> set[str]:
         nxt = {d for n in redefined for d in spec.features[n].entry.depends_on}
         for chunk in chunks(sorted(frontier - redefined)):
             nxt |= set(session.scalars(
-                select(upstream.name).select_from(m.FeatureDependency)
-                .join(m.Feature, m.Feature.id == m.FeatureDependency.feature_id)
-                .join(upstream, upstream.id == m.FeatureDependency.depends_on_id)
-                .where(m.Feature.name.in_(chunk))))
+                select(upstream.c.name).select_from(FEATURE_DEPENDENCY)
+                .join(FEATURE, FEATURE.c.id == FEATURE_DEPENDENCY.c.feature_id)
+                .join(upstream, upstream.c.id == FEATURE_DEPENDENCY.c.depends_on_id)
+                .where(FEATURE.c.name.in_(chunk))))
         frontier = nxt
     return seen
 
@@ -50,7 +50,7 @@ def _upstream_closure(session: Session, spec: Spec) -> set[str]:
 def plan_scope(session: Session, spec: Spec) -> dict[str, set[str]]:
     """Names, by kind, of the stored objects a plan of `spec` without prune reads."""
     scope: dict[str, set[str]] = {kind: set(spec.of(kind)) for kind in KINDS}
-    scope["teams"] |= set(session.scalars(select(m.Team.name)))
+    scope["teams"] |= set(session.scalars(select(TEAM.c.name)))
     for loc in spec.features.values():
         entry = loc.entry
         scope["sources"] |= set(entry.sources)
@@ -60,26 +60,27 @@ def plan_scope(session: Session, spec: Spec) -> dict[str, set[str]]:
     for loc in spec.consumers.values():
         scope["features"] |= set(loc.entry.features)
         scope["sources"] |= set(loc.entry.produces)
-    replacement = aliased(m.Feature)
+    replacement = FEATURE.alias()
     for chunk in chunks(sorted(spec.features)):  # kept when an entry leaves lifecycle out
         scope["features"] |= set(session.scalars(
-            select(replacement.name).join(m.Feature, m.Feature.replacement_id == replacement.id)
-            .where(m.Feature.name.in_(chunk))))
+            select(replacement.c.name)
+            .join(FEATURE, FEATURE.c.replacement_id == replacement.c.id)
+            .where(FEATURE.c.name.in_(chunk))))
     producers = set(spec.consumers)
     for loc in spec.sources.values():
         if loc.entry.produced_by:
             producers.add(loc.entry.produced_by)
     claimed = set(spec.sources) | {s for loc in spec.consumers.values()
                                    for s in loc.entry.produces}
-    producer = aliased(m.Consumer)
+    producer = CONSUMER.alias()
     for chunk in chunks(sorted(claimed)):
         producers |= set(session.scalars(
-            select(producer.name).join(m.Source, m.Source.produced_by_id == producer.id)
-            .where(m.Source.name.in_(chunk))))
+            select(producer.c.name).join(SOURCE, SOURCE.c.produced_by_id == producer.c.id)
+            .where(SOURCE.c.name.in_(chunk))))
     scope["consumers"] |= producers
     for chunk in chunks(sorted(producers)):
         scope["sources"] |= set(session.scalars(
-            select(m.Source.name).join(producer, m.Source.produced_by_id == producer.id)
-            .where(producer.name.in_(chunk))))
+            select(SOURCE.c.name).join(producer, SOURCE.c.produced_by_id == producer.c.id)
+            .where(producer.c.name.in_(chunk))))
     scope["features"] |= _upstream_closure(session, spec)
     return scope

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from registry.catalog.apply import apply_plan
 from registry.catalog.plan import Plan, make_plan
 from registry.catalog.plan_scope import plan_scope
-from registry.catalog.search import feature_search_condition
 from registry.catalog.spec import KIND_SINGULAR, KINDS, Spec, validate_entry
 from registry.catalog.state import load_state
 from registry.core.batches import IN_LIST
@@ -163,6 +162,8 @@ def list_features(
         query = query.where(m.Feature.id.in_(select(m.FeatureTag.feature_id)
                                              .where(m.FeatureTag.tag == tag)))
     if search:  # the catalog page's search: every word in the name, description or a tag
+        from registry.catalog.search import feature_search_condition  # not on apply's path
+
         query = query.where(feature_search_condition(search))
     query = query.offset(offset)
     if limit is not None:

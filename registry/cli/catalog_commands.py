@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
-from registry.cli import LIMIT, AppContext, handle_errors, main, out, pass_app
+from registry.cli import LIMIT, AppContext, gc_paused, handle_errors, main, out, pass_app
 from registry.cli.lazy import deferred
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from registry.catalog import export, lineage
     from registry.catalog import service as catalog
     from registry.catalog.plan import Plan
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from registry.store.db import session_scope, upgrade
 else:
     session_scope = deferred("registry.store.db:session_scope")
+    Table = deferred("rich.table:Table")  # the listings' tables; plan and apply print none
     export = deferred("registry.catalog.export")
     lineage = deferred("registry.catalog.lineage")
     catalog = deferred("registry.catalog.service")
@@ -37,14 +39,15 @@ PLAN_LINES = 200
 def render_plan(plan: Plan, *, show_all: bool = False) -> None:
     """Terraform-style: + create, ~ update (field by field), - delete; long plans abridged."""
     shown = plan.changes if show_all else plan.changes[:PLAN_LINES]
+    lines = []
     for ch in shown:
-        out.print(f"{SYMBOL[ch.action]} {ch.object_type} {escape(ch.name)}")
-        for fc in ch.changes:
-            out.print(f"    {escape(str(fc))}")
+        lines.append(f"{SYMBOL[ch.action]} {ch.object_type} {escape(ch.name)}")
+        lines.extend(f"    {escape(str(fc))}" for fc in ch.changes)
     hidden = len(plan.changes) - len(shown)
     if hidden:
-        out.print(f"... and {hidden:,} more changes (--all lists every one)")
-    out.print(plan.summary())
+        lines.append(f"... and {hidden:,} more changes (--all lists every one)")
+    lines.append(plan.summary())
+    out.print("\n".join(lines))  # one call: rich sets up each print, a tenth of a small plan
 
 
 @main.command()
@@ -65,10 +68,11 @@ def init(app: AppContext) -> None:
 @handle_errors
 def plan(app: AppContext, paths: tuple[str, ...], prune: bool, show_all: bool) -> None:
     """Show what `apply` would create, update and delete."""
-    spec = load_spec(paths, defer=True)
-    with session_scope(app.sessions()) as session:
-        render_plan(catalog.plan_spec(session, spec, prune=prune), show_all=show_all)
-        session.rollback()
+    with gc_paused():
+        spec = load_spec(paths, defer=True)
+        with session_scope(app.sessions()) as session:
+            render_plan(catalog.plan_spec(session, spec, prune=prune), show_all=show_all)
+            session.rollback()
 
 
 @main.command()
@@ -80,13 +84,14 @@ def plan(app: AppContext, paths: tuple[str, ...], prune: bool, show_all: bool) -
 @handle_errors
 def apply(app: AppContext, paths: tuple[str, ...], prune: bool, show_all: bool) -> None:
     """Apply YAML files (or folders of them) atomically: all of it or nothing."""
-    spec = load_spec(paths, defer=True)
-    with session_scope(app.sessions()) as session:
-        result, changeset = catalog.apply_spec(session, spec, actor=app.actor, prune=prune,
-                                               label=" ".join(paths)[:255])
-    render_plan(result, show_all=show_all)
-    if changeset is not None:
-        out.print(f"Applied as change set {changeset}.")
+    with gc_paused():
+        spec = load_spec(paths, defer=True)
+        with session_scope(app.sessions()) as session:
+            result, changeset = catalog.apply_spec(session, spec, actor=app.actor,
+                                                   prune=prune, label=" ".join(paths)[:255])
+        render_plan(result, show_all=show_all)
+        if changeset is not None:
+            out.print(f"Applied as change set {changeset}.")
 
 
 @main.command("export")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib.resources import files
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,12 +13,20 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.core.errors import SchemaOutdated
-from registry.core.settings import DatabaseSettings
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS_DIR = Path(str(files("featreg.migrations")))
+
+@cache
+def migrations_dir() -> Path:
+    """The Alembic environment shipped with the package (looked up when Alembic runs: finding
+    it costs tens of milliseconds that a command which only checks the schema need not pay)."""
+    from importlib.resources import files
+
+    return Path(str(files("featreg.migrations")))
+
+
 SCHEMA_REVISION = "0009"
 """The Alembic revision this code needs (the head of migrations/versions; a test keeps them
 equal). A constant, so that every command checks the schema with one SELECT instead of
@@ -27,7 +35,10 @@ importing Alembic and reading the migration scripts (about half a second at star
 
 def database_url(url: str | None = None) -> str:
     """The URL to use: explicit, else FEATREG_DATABASE_URL, else SQLite in the working directory."""
-    url = url or DatabaseSettings.from_env().url
+    if not url:  # the settings (pydantic models) are read only when no URL is given
+        from registry.core.settings import DatabaseSettings
+
+        url = DatabaseSettings.from_env().url
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     elif url.startswith("postgres://"):
@@ -101,11 +112,18 @@ def dispose_engine(url: str) -> None:
         engine.dispose()
 
 
+def dispose_engines() -> None:
+    """Close the pooled connections of every URL (a process about to exit: SQLite then folds
+    its write-ahead log back into the database file, as it does on a clean close)."""
+    for url in list(_engines):
+        dispose_engine(url)
+
+
 def alembic_config(url: str | None = None) -> Config:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("script_location", str(migrations_dir()))
     cfg.set_main_option("sqlalchemy.url", database_url(url).replace("%", "%%"))
     return cfg
 
