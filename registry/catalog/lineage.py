@@ -17,7 +17,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import networkx as nx
 from sqlalchemy import (
@@ -71,8 +71,9 @@ STEP_BATCH = IN_LIST // _PER_STEP
 two), and every query stays within IN_LIST bound values."""
 
 
-@dataclass(frozen=True)
-class LineageNode:
+class LineageNode(NamedTuple):
+    """One object a lineage reached (a named tuple: a big lineage makes thousands)."""
+
     type: str
     name: str
     depth: int
@@ -340,9 +341,11 @@ def traverse(session: Session, start: NodeKey, *, downstream: bool, depth: int |
                  direction="downstream" if downstream else "upstream", depth=depth)
     named = names(session, reach.depth)
     del reach.depth[start]
-    nodes = [LineageNode(key[0], named[key], hops, f"{reach.via[key][0]}:{named[reach.via[key]]}")
+    via = reach.via
+    nodes = [LineageNode(key[0], named[key], hops, f"{via[key][0]}:{named[via[key]]}")
              for key, hops in reach.depth.items()]
-    return sorted(nodes, key=lambda n: (n.depth, n.type, n.name))
+    nodes.sort(key=lambda n: (n.depth, n.type, n.name))
+    return nodes
 
 
 def lineage(session: Session, name: str, *, downstream: bool, depth: int | None = None
