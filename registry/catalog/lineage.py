@@ -164,6 +164,11 @@ class HeldCatalog:
                          if data["kind"] == "source")
 
 
+LATEST_CHANGE = (select(m.ChangeSet.id, m.ChangeSet.created_at)
+                 .order_by(m.ChangeSet.id.desc()).limit(1))
+"""The catalog version: the newest change set (every catalog change is one)."""
+
+
 @dataclass
 class FlowCache:
     """The catalog's edges and nodes in memory (`HeldCatalog`) for the catalog version they
@@ -186,8 +191,7 @@ class FlowCache:
         seen = session.info.get(_SEEN)
         if isinstance(seen, HeldCatalog):
             return seen
-        latest = session.execute(select(m.ChangeSet.id, m.ChangeSet.created_at)
-                                 .order_by(m.ChangeSet.id.desc()).limit(1)).first()
+        latest = session.connection().execute(LATEST_CHANGE).first()
         version = tuple(latest) if latest else ()
         held = self.held
         if held is None or self.version != version:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import Date, Integer, String, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from registry.core.batches import chunks
@@ -24,6 +24,19 @@ from registry.store import models as m
 RECENT_DAYS = 30
 
 
+_RECENT = func.sum(case((m.UsageDaily.day >= bindparam("since", type_=Date),
+                         m.UsageDaily.reads), else_=0))
+FEATURE_READERS = (
+    select(m.UsageDaily.principal, func.sum(m.UsageDaily.reads), _RECENT,
+           func.min(m.UsageDaily.first_read), func.max(m.UsageDaily.last_read),
+           func.max(case((m.Consumer.id.is_not(None), 1), else_=0)))
+    .outerjoin(m.Consumer, m.Consumer.name == m.UsageDaily.principal)
+    .where(m.UsageDaily.feature == bindparam("feature", type_=String))
+    .group_by(m.UsageDaily.principal))
+"""Built once: the statements of a page are parameters, not new SQL expressions per request
+(building and keying them cost milliseconds a page)."""
+
+
 def feature_readers(session: Session, feature: str, declared: Iterable[str], *,
                     now: datetime | None = None) -> list[dict[str, Any]]:
     """Observed readers of a feature (all history), each flagged declared / undeclared.
@@ -32,13 +45,7 @@ def feature_readers(session: Session, feature: str, declared: Iterable[str], *,
     the declaration next to the observation.
     """
     since = ((now or datetime.now(UTC)) - timedelta(days=RECENT_DAYS)).date()
-    recent = func.sum(case((m.UsageDaily.day >= since, m.UsageDaily.reads), else_=0))
-    registered = func.max(case((m.Consumer.id.is_not(None), 1), else_=0))
-    rows = run(session,
-        select(m.UsageDaily.principal, func.sum(m.UsageDaily.reads), recent,
-               func.min(m.UsageDaily.first_read), func.max(m.UsageDaily.last_read), registered)
-        .outerjoin(m.Consumer, m.Consumer.name == m.UsageDaily.principal)
-        .where(m.UsageDaily.feature == feature).group_by(m.UsageDaily.principal)).all()
+    rows = run(session, FEATURE_READERS, {"feature": feature, "since": since}).all()
     declared_set = set(declared)
     readers: dict[str, dict[str, Any]] = {}
     for principal, total, recent_reads, first, last, is_consumer in rows:
@@ -83,28 +90,32 @@ def features_read_by(session: Session, principal: str, *, now: datetime | None =
              "last_read": iso(last)} for f, n, r, last in rows]
 
 
+IMPORTANCE_ROWS = (
+    select(m.ImportanceReport.id, m.ImportanceReport.consumer, m.ImportanceReport.reported_at,
+           m.ImportanceReport.method, m.ImportanceReport.source, m.ImportanceReportValue.value,
+           m.ImportanceReportValue.std)
+    .join(m.ImportanceReportValue, m.ImportanceReportValue.report_id == m.ImportanceReport.id)
+    .where(m.ImportanceReportValue.feature == bindparam("feature", type_=String))
+    .order_by(m.ImportanceReport.consumer, m.ImportanceReport.reported_at))
+REPORT_TOTALS = (
+    select(m.ImportanceReportValue.report_id,
+           func.sum(case((m.ImportanceReportValue.value > 0, m.ImportanceReportValue.value),
+                         else_=0.0)))
+    .where(m.ImportanceReportValue.report_id.in_(bindparam("ids", type_=Integer,
+                                                            expanding=True)))
+    .group_by(m.ImportanceReportValue.report_id))
+
+
 def importance_series(session: Session, feature: str) -> list[dict[str, Any]]:
     """Every stored importance of a feature: [{consumer, ts, value, share, method, source}].
 
     ``share`` is the value over the sum of the positive values in the same report (the
     quantity the epsilon and bundled detectors compare with their thresholds).
     """
-    rows = run(session,
-        select(m.ImportanceReport.id, m.ImportanceReport.consumer,
-               m.ImportanceReport.reported_at, m.ImportanceReport.method,
-               m.ImportanceReport.source, m.ImportanceReportValue.value,
-               m.ImportanceReportValue.std)
-        .join(m.ImportanceReportValue, m.ImportanceReportValue.report_id == m.ImportanceReport.id)
-        .where(m.ImportanceReportValue.feature == feature)
-        .order_by(m.ImportanceReport.consumer, m.ImportanceReport.reported_at)).all()
+    rows = run(session, IMPORTANCE_ROWS, {"feature": feature}).all()
     totals: dict[int, float] = {}
     for part in chunks(sorted({r[0] for r in rows})):
-        positive = func.sum(case((m.ImportanceReportValue.value > 0,
-                                  m.ImportanceReportValue.value), else_=0.0))
-        totals.update(run(session,
-            select(m.ImportanceReportValue.report_id, positive)
-            .where(m.ImportanceReportValue.report_id.in_(part))
-            .group_by(m.ImportanceReportValue.report_id)).all())
+        totals.update(run(session, REPORT_TOTALS, {"ids": part}).all())
     series = []
     for report_id, consumer, ts, method, source, value, std in rows:
         total = float(totals.get(report_id) or 0.0)
@@ -124,16 +135,20 @@ def latest_importance(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [latest[c] for c in sorted(latest)]
 
 
+CORRELATED = (
+    select(m.SnapshotCorrelation.a, m.SnapshotCorrelation.b, m.SnapshotCorrelation.pearson,
+           m.SnapshotCorrelation.spearman, m.SnapshotCorrelation.n, m.Snapshot.name,
+           m.Snapshot.created_at)
+    .join(m.Snapshot, m.Snapshot.id == m.SnapshotCorrelation.snapshot_id)
+    .where(or_(m.SnapshotCorrelation.a == bindparam("feature", type_=String),
+               m.SnapshotCorrelation.b == bindparam("feature", type_=String)))
+    .order_by(m.Snapshot.created_at.desc(), m.Snapshot.id.desc()))
+
+
 def correlated_partners(session: Session, feature: str, *, limit: int = 50
                         ) -> list[dict[str, Any]]:
     """Features correlated with this one in the newest snapshot that measured each pair."""
-    rows = run(session,
-        select(m.SnapshotCorrelation.a, m.SnapshotCorrelation.b, m.SnapshotCorrelation.pearson,
-               m.SnapshotCorrelation.spearman, m.SnapshotCorrelation.n, m.Snapshot.name,
-               m.Snapshot.created_at)
-        .join(m.Snapshot, m.Snapshot.id == m.SnapshotCorrelation.snapshot_id)
-        .where(or_(m.SnapshotCorrelation.a == feature, m.SnapshotCorrelation.b == feature))
-        .order_by(m.Snapshot.created_at.desc(), m.Snapshot.id.desc())).all()
+    rows = run(session, CORRELATED, {"feature": feature}).all()
     partners: dict[str, dict[str, Any]] = {}
     for a, b, pearson, spearman, n, snapshot, created in rows:
         partner = b if a == feature else a

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import String, Text, bindparam, cast, select
 from sqlalchemy.orm import Session
 
 from registry.findings.explain import explain_sentence
@@ -68,6 +68,15 @@ def _members(finding: dict[str, Any]) -> set[tuple[str, str]]:
     return nodes
 
 
+MEMBER_FINDINGS = select(m.Finding).where(
+    m.Finding.kind.in_(MEMBER_KINDS), m.Finding.status.in_(ACTIVE_STATUSES),
+    ~((m.Finding.subject_type == bindparam("type", type_=String))
+      & (m.Finding.subject_name == bindparam("name", type_=String))),
+    cast(m.Finding.related, Text).like(bindparam("pattern", type_=String), escape="/"))
+"""Built once (see registry.read.common.OBJECT_HISTORY); `pattern` is the quoted name with
+LIKE's wildcards escaped by ``/``."""
+
+
 def member_findings(session: Session, object_type: str, name: str) -> list[dict[str, Any]]:
     """Active loop and cluster findings about other objects that this object is part of,
     each marked ``member``. ``related`` names every other node of a loop and the feature a
@@ -75,10 +84,9 @@ def member_findings(session: Session, object_type: str, name: str) -> list[dict[
     narrows by the quoted name in that short JSON; the exact membership is then checked on the
     decoded finding."""
     quoted = json.dumps(name)
-    rows = session.scalars(select(m.Finding).where(
-        m.Finding.kind.in_(MEMBER_KINDS), m.Finding.status.in_(ACTIVE_STATUSES),
-        ~((m.Finding.subject_type == object_type) & (m.Finding.subject_name == name)),
-        cast(m.Finding.related, Text).contains(quoted, autoescape=True)))
+    pattern = "%" + "".join("/" + c if c in "%_/" else c for c in quoted) + "%"
+    rows = session.scalars(MEMBER_FINDINGS, {"type": object_type, "name": name,
+                                             "pattern": pattern})
     found = []
     for row in rows:
         data = finding_to_dict(row)

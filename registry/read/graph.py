@@ -21,7 +21,7 @@ from itertools import chain
 from typing import Any
 
 import networkx as nx
-from sqlalchemy import and_, or_, select
+from sqlalchemy import String, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from registry.analysis.graph import (
@@ -79,22 +79,29 @@ class GraphData:
         }
 
 
+NODE_FINDINGS = select(
+    m.Finding.subject_type, m.Finding.subject_name, m.Finding.kind, m.Finding.severity).where(
+    or_(*(and_(m.Finding.subject_type == kind,
+               m.Finding.subject_name.in_(bindparam(kind, type_=String, expanding=True)))
+          for kind in lineage.MODELS)),
+    m.Finding.status.in_(ACTIVE_STATUSES))
+"""The active findings about the named nodes of each type (built once: a parameter per
+type, an empty list matching nothing)."""
+UNREADY_RELATED = select(m.Finding.related).where(m.Finding.kind == "unready_dependency",
+                                                  m.Finding.status.in_(ACTIVE_STATUSES))
+
+
 def _annotate_findings(session: Session, graph: GraphData) -> None:
     by_type: dict[str, list[str]] = {}
     for node in graph.nodes.values():
         by_type.setdefault(node["type"], []).append(node["name"])
     pairs = [(kind, name) for kind, names in sorted(by_type.items()) for name in sorted(names)]
     for part in chunks(pairs):
-        grouped: dict[str, list[str]] = {}
+        grouped: dict[str, list[str]] = {kind: [] for kind in lineage.MODELS}
         for kind, name in part:
-            grouped.setdefault(kind, []).append(name)
-        for subject_type, subject, fkind, severity in run(session,
-            select(m.Finding.subject_type, m.Finding.subject_name, m.Finding.kind,
-                   m.Finding.severity).where(
-                or_(*(and_(m.Finding.subject_type == kind, m.Finding.subject_name.in_(names))
-                      for kind, names in grouped.items())),
-                m.Finding.status.in_(ACTIVE_STATUSES))
-        ):
+            if kind in grouped:
+                grouped[kind].append(name)
+        for subject_type, subject, fkind, severity in run(session, NODE_FINDINGS, grouped):
             node = graph.nodes[f"{subject_type}:{subject}"]
             node["findings"] = sorted({*node["findings"], fkind})
             held = node["severity"]
@@ -104,8 +111,7 @@ def _annotate_findings(session: Session, graph: GraphData) -> None:
                 node["health"] = sorted({*node["health"], HEALTH_KINDS[fkind]})
             if fkind == "feedback_loop":  # observed loops too, not only declared ones
                 node["loop"] = True
-    for (related,) in run(session, select(m.Finding.related).where(
-            m.Finding.kind == "unready_dependency", m.Finding.status.in_(ACTIVE_STATUSES))):
+    for (related,) in run(session, UNREADY_RELATED):
         for item in related or []:
             held_node = graph.nodes.get(f"{item.get('type')}:{item.get('name')}") \
                 if isinstance(item, dict) else None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import networkx as nx
-from sqlalchemy import and_, select
+from sqlalchemy import String, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from registry.catalog import lineage
@@ -67,14 +67,18 @@ def undeclared_readers(session: Session, features: list[str] | None) -> list[Und
     return sorted(found, key=lambda row: (row[0], row[1]))
 
 
+READ_PAIRS = (select(m.UsageDaily.feature, m.UsageDaily.principal).distinct()
+              .where(m.UsageDaily.feature.in_(bindparam("features", type_=String,
+                                                         expanding=True))))
+
+
 def _undeclared_in_memory(session: Session, held: lineage.HeldCatalog,
                           features: list[str]) -> list[UndeclaredRead]:
     """The same answer from the distinct (feature, principal) pairs of usage (the usage
     table's primary key) and the declarations of the catalog held in memory."""
     found: set[UndeclaredRead] = set()
-    query = select(m.UsageDaily.feature, m.UsageDaily.principal).distinct()
     for part in chunks(sorted(features)):
-        for feature, principal in run(session, query.where(m.UsageDaily.feature.in_(part))):
+        for feature, principal in run(session, READ_PAIRS, {"features": part}):
             consumer_id = held.ids.get(("consumer", principal))
             if consumer_id is None:
                 found.add((feature, principal, None))

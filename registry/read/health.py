@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, String, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from registry.read.common import iso
+from registry.read.common import iso, run
 from registry.store import models as m
 
 HEALTH_KINDS = ("unstable_dependency", "stale_source", "unready_dependency")
@@ -34,17 +34,21 @@ def data_health(session: Session) -> dict[str, Any]:
             "teams": [{"team": t, "findings": k} for t, k in sorted(teams.items())]}
 
 
+STATS_HISTORY = (
+    select(m.Snapshot.id, m.Snapshot.name, m.Snapshot.taken_at, m.Snapshot.created_at,
+           m.SnapshotFeatureStats.profile)
+    .join(m.SnapshotFeatureStats, m.SnapshotFeatureStats.snapshot_id == m.Snapshot.id)
+    .where(m.SnapshotFeatureStats.feature == bindparam("feature", type_=String))
+    .order_by(func.coalesce(m.Snapshot.taken_at, m.Snapshot.created_at).desc(),
+              m.Snapshot.id.desc())
+    .limit(bindparam("limit", type_=Integer)))
+
+
 def feature_stats_history(session: Session, feature: str, *, limit: int = 50
                           ) -> list[dict[str, Any]]:
     """The feature's statistics in each snapshot that holds it, oldest first (at most
     ``limit``, the newest)."""
-    taken = func.coalesce(m.Snapshot.taken_at, m.Snapshot.created_at)
-    rows = session.execute(
-        select(m.Snapshot.id, m.Snapshot.name, m.Snapshot.taken_at, m.Snapshot.created_at,
-               m.SnapshotFeatureStats.profile)
-        .join(m.SnapshotFeatureStats, m.SnapshotFeatureStats.snapshot_id == m.Snapshot.id)
-        .where(m.SnapshotFeatureStats.feature == feature)
-        .order_by(taken.desc(), m.Snapshot.id.desc()).limit(limit)).all()
+    rows = run(session, STATS_HISTORY, {"feature": feature, "limit": limit}).all()
     history = []
     for sid, name, taken_at, created_at, profile in reversed(rows):
         p = profile or {}

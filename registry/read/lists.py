@@ -369,20 +369,23 @@ def feature_list(session: Session, *, search: str | None = None, owner: str | No
     return FeatureMatches(session, q).entries()
 
 
+SEARCH_VERSION = select(select(func.max(m.ChangeSet.id)).scalar_subquery(),
+                        select(func.max(m.AnalysisRun.id)).scalar_subquery())
+CATALOG_VERSION = select(func.max(m.ChangeSet.id))
+
+
 def search_version(session: Session) -> tuple[int, int]:
     """Changes whenever what the catalog search sees does: the catalog (any change set) or
     the findings it filters on (any analysis run). One round trip: every catalog page
     asks."""
-    changes, runs = session.execute(select(
-        select(func.max(m.ChangeSet.id)).scalar_subquery(),
-        select(func.max(m.AnalysisRun.id)).scalar_subquery())).one()
+    changes, runs = session.connection().execute(SEARCH_VERSION).one()
     return changes or 0, runs or 0
 
 
 def catalog_version(session: Session) -> int:
     """A number that changes whenever the catalog does (every apply, SDK change set or
     lifecycle change is a change set): cached views of the catalog key on it."""
-    return session.scalar(select(func.max(m.ChangeSet.id))) or 0
+    return session.connection().execute(CATALOG_VERSION).scalar() or 0
 
 
 def catalog_facets(session: Session, *, tag_limit: int = 300) -> dict[str, Any]:
