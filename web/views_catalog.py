@@ -233,7 +233,7 @@ def feature(name: str) -> Response:
     args = graph_args()
     graph = queries_graph.neighbourhood(session, name, node_type="feature", **args).to_dict()
     return respond("feature.html", {**detail, "graph": graph}, graph_args=args,
-                   graph_svg=None if request.args.get("format") == "json" else draw(graph))
+                   graph_svg=None if wants_json() else draw(graph))  # JSON: no drawing
 
 
 @bp.get("/features/<name>/usage.svg")
