@@ -26,11 +26,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
+
+from .graph_process import DotPool, DotTimeout, DotUnavailable
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -187,11 +190,36 @@ class SvgRenderer:
         return svg
 
 
+_pools: dict[int, DotPool] = {}
+_pools_lock = threading.Lock()
+DOT_PROCESSES = 3
+"""Long-lived `dot` processes per worker process (web.graph_process)."""
+
+
+def _pool(program: str) -> DotPool:
+    """This process's pool (a forked child starts its own)."""
+    with _pools_lock:
+        pool = _pools.get(os.getpid())
+        if pool is None:
+            pool = _pools[os.getpid()] = DotPool(program, lean_environment(program),
+                                                 DOT_PROCESSES)
+        return pool
+
+
 def _run(source: str, engine: str, timeout: float) -> str:
-    """SVG from the Graphviz `dot` program with a layout engine, within a time limit."""
+    """SVG from the Graphviz `dot` program with a layout engine, within a time limit: a
+    layered layout from one of the long-lived processes when one answers, else (and for the
+    other engines, whose flags depend on the graph) from a run of its own."""
     program = shutil.which("dot")
     if program is None:
         raise GraphRenderError("Graphviz `dot` is not installed (Debian: graphviz)")
+    if engine == "dot":
+        try:
+            return _pool(program).render(source, timeout)
+        except DotTimeout as exc:
+            raise subprocess.TimeoutExpired(program, timeout) from exc
+        except DotUnavailable:
+            pass  # run it once below: that run says what is wrong, if anything is
     flags: list[str] = []
     if engine == "sfdp":
         flags = SFDP_BIG_FLAGS if source.count("\n") > SFDP_BIG_LINES else SFDP_FLAGS
