@@ -149,3 +149,43 @@ def test_openlineage_matching_from_memory_answers_as_the_database(
     assert from_memory.aliases == {("s3://lake", "/raw/events"): sources[1]["name"]}
     assert from_memory.feature_sources[built["name"]] >= {built["sources"][0]}
     assert from_memory.consumers == frozenset(jobs[:3])
+
+
+def test_a_catalog_change_never_makes_readers_wait(sessions: sessionmaker[Session],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a change set the new catalog is read in the background; meanwhile requests read
+    the database (the change is already in their answers) instead of waiting for it."""
+    import threading
+    import time
+
+    cache = lineage.FlowCache()
+    with _cached(sessions, cache) as session:
+        lineage.lineage(session, "f_000000", downstream=True)  # holds the catalog
+    started, release = threading.Event(), threading.Event()
+    real = lineage.read_catalog
+
+    def slow(session: Session) -> lineage.HeldCatalog:
+        started.set()
+        assert release.wait(30)
+        return real(session)
+
+    monkeypatch.setattr(lineage, "read_catalog", slow)
+    _apply(sessions, [("features", {"name": "f_new", "owner": "team_00", "dtype": "float",
+                                    "depends_on": ["f_000000"]})])
+    begun = time.perf_counter()
+    for _ in range(5):
+        with _cached(sessions, cache) as session:
+            names = {n.name for n in lineage.lineage(session, "f_000000", downstream=True)}
+            assert "f_new" in names and lineage.cached_catalog(session) is None
+    assert time.perf_counter() - begun < 5
+    assert started.wait(10)
+    release.set()
+    deadline = time.monotonic() + 30
+    while True:
+        with _cached(sessions, cache) as session:
+            held = lineage.cached_catalog(session)
+        if held is not None:
+            break
+        assert time.monotonic() < deadline, "the new catalog was never read"
+        time.sleep(0.02)
+    assert ("feature", "f_new") in held.ids

@@ -13,6 +13,7 @@ the catalog; cycles (feedback loops) stop.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -172,46 +173,81 @@ LATEST_CHANGE = (select(m.ChangeSet.id, m.ChangeSet.created_at)
 @dataclass
 class FlowCache:
     """The catalog's edges and nodes in memory (`HeldCatalog`) for the catalog version they
-    were read at; one thread reads them again after a change while the others wait for it.
-    A session checks the version once (its first use) and keeps that view to its end: a
-    read-only request sees one catalog throughout."""
+    were read at. A session checks the version once (its first use) and keeps that view to
+    its end: a read-only request sees one catalog throughout.
 
-    version: tuple[Any, ...] | None = None
-    held: HeldCatalog | None = None
+    After a change set, the first request to notice starts reading the new catalog in a
+    background thread; until it is there, requests get None and read the database instead
+    (every caller has that path: the same answers, a few more queries). A write therefore
+    never stalls reads: at 100,000 features reading the catalog takes seconds. Only the first
+    catalog of a process, and callers that need the whole catalog anyway (``wait``), read it
+    in the request (concurrent ones wait for that one read)."""
+
+    current: tuple[tuple[Any, ...], HeldCatalog] | None = None
+    """(version, catalog), replaced as one value: never a catalog with another's version."""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    building: bool = False
+    state: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def flow(self) -> nx.DiGraph | None:
-        return self.held.flow if self.held is not None else None
+        return self.current[1].flow if self.current is not None else None
 
-    def get(self, session: Session) -> nx.DiGraph:
-        return self.catalog(session).flow
-
-    def catalog(self, session: Session) -> HeldCatalog:
+    def catalog(self, session: Session, *, wait: bool = False) -> HeldCatalog | None:
         seen = session.info.get(_SEEN)
-        if isinstance(seen, HeldCatalog):
-            return seen
-        latest = session.connection().execute(LATEST_CHANGE).first()
-        version = tuple(latest) if latest else ()
-        held = self.held
-        if held is None or self.version != version:
+        if isinstance(seen, HeldCatalog) or (seen is False and not wait):
+            return seen or None
+        version = _version(session)
+        current = self.current
+        if current is not None and current[0] == version:
+            session.info[_SEEN] = current[1]
+            return current[1]
+        if current is None or wait:
             with self.lock:
-                if self.held is None or self.version != version:
-                    self.held, self.version = read_catalog(session), version
-                held = self.held
-        session.info[_SEEN] = held
-        return held
+                current = self.current
+                if current is None or current[0] != version:
+                    current = self.current = (version, read_catalog(session))
+            session.info[_SEEN] = current[1]
+            return current[1]
+        self._read_in_background(session.get_bind())
+        session.info[_SEEN] = False
+        return None
+
+    def _read_in_background(self, bind: Any) -> None:
+        with self.state:
+            if self.building:
+                return
+            self.building = True
+
+        def read() -> None:
+            try:
+                with Session(bind) as own, self.lock:
+                    version = _version(own)  # before the rows: they are at least this new
+                    self.current = (version, read_catalog(own))
+            except Exception:  # noqa: BLE001 - requests keep reading the database
+                logging.getLogger(__name__).exception("reading the catalog into memory")
+            finally:
+                with self.state:
+                    self.building = False
+
+        threading.Thread(target=read, name="featreg-catalog", daemon=True).start()
 
 
-def cached_catalog(session: Session) -> HeldCatalog | None:
-    """The catalog held for a read-only session that carries a `FlowCache`."""
+def _version(session: Session) -> tuple[Any, ...]:
+    latest = session.connection().execute(LATEST_CHANGE).first()
+    return tuple(latest) if latest else ()
+
+
+def cached_catalog(session: Session, *, wait: bool = False) -> HeldCatalog | None:
+    """The catalog held for a read-only session that carries a `FlowCache`, when it is
+    current (None: read the database; `wait`: read it into memory now if need be)."""
     cache = session.info.get(FLOW_CACHE)
-    return cache.catalog(session) if isinstance(cache, FlowCache) else None
+    return cache.catalog(session, wait=wait) if isinstance(cache, FlowCache) else None
 
 
-def cached_flow(session: Session) -> nx.DiGraph | None:
+def cached_flow(session: Session, *, wait: bool = False) -> nx.DiGraph | None:
     """The catalog's edges held for a read-only session that carries a `FlowCache`."""
-    held = cached_catalog(session)
+    held = cached_catalog(session, wait=wait)
     return held.flow if held is not None else None
 
 
