@@ -75,8 +75,10 @@ def _check_description(value: str) -> str:
 
 
 def _no_nul(value: Any, where: str = "") -> None:
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError(f"{where or 'a value'} contains a NUL character (\\x00)")
+    if isinstance(value, str):  # most values: done without the checks below
+        if "\x00" in value:
+            raise ValueError(f"{where or 'a value'} contains a NUL character (\\x00)")
+        return
     if isinstance(value, list):
         for item in value:
             _no_nul(item, where)
@@ -97,7 +99,8 @@ class _Entry(BaseModel):
     def _text_is_storable(cls, data: Any) -> Any:
         if isinstance(data, Mapping):
             for key, value in data.items():
-                _no_nul(value, f"field {key!r}")
+                if value.__class__ is not str or "\x00" in value:  # plain text: nothing to do
+                    _no_nul(value, f"field {key!r}")
         return data
 
 
@@ -329,7 +332,7 @@ _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoade
 class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
     """libyaml's parser when available (5x faster), our constructors for line numbers.
 
-    Aliases (``*name``, and merges ``<<: *name``) are refused before anything is built: a few
+    Aliases (``*name``, and merges ``<<: *name``) are refused before any is expanded: a few
     hundred bytes of nested aliases expand to billions of values (the "billion laughs").
     Duplicate keys are all collected (``duplicates``) rather than stopping at the first.
     """
@@ -337,9 +340,21 @@ class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
     duplicates: list[tuple[str, int]]
 
     def construct_document(self, node: yaml.Node) -> Any:
-        _refuse_aliases(node)
+        """Build the document, refusing aliases as if `_refuse_aliases` had run first: the
+        build itself notices a node reached twice (stopping before any expansion), and then,
+        or when the build fails otherwise, or when PyYAML's constructors built part of it,
+        `_refuse_aliases` reports the alias it would have reported."""
         self.duplicates = []
-        data = self.build(node)
+        self._root = node
+        self._seen: set[int] = set()
+        self._unseen_parts = False
+        try:
+            data = self.build(node)
+        except Exception:
+            _refuse_aliases(node)
+            raise
+        if self._unseen_parts:
+            _refuse_aliases(node)
         self.constructed_objects: dict[Any, Any] = {}
         self.recursive_objects: dict[Any, Any] = {}
         self.deep_construct = False
@@ -348,16 +363,22 @@ class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
     def build(self, node: yaml.Node) -> Any:
         """What `construct_object(node, deep=True)` builds, without its bookkeeping for the
         nodes of a spec (plain text, mappings, lists): a third of the time of reading a large
-        catalog. Any other node (numbers, dates, explicit tags) goes to PyYAML's constructors.
-        Aliases were refused first, so no node is built twice."""
+        catalog. Any other node (numbers, dates, explicit tags) goes to PyYAML's constructors."""
+        seen = self._seen
+        if id(node) in seen:  # an alias: refused (found again from the root, as before)
+            _refuse_aliases(self._root)
+        seen.add(id(node))
         cls = node.__class__
-        if cls is yaml.ScalarNode and node.tag == _STR_TAG:
-            return node.value
-        if cls is yaml.MappingNode and node.tag == _MAP_TAG:
+        if cls is yaml.ScalarNode:
+            if node.tag == _STR_TAG:
+                return node.value
+        elif cls is yaml.MappingNode and node.tag == _MAP_TAG:
             return _construct_mapping(self, node)  # type: ignore[arg-type]
-        if cls is yaml.SequenceNode and node.tag == _SEQ_TAG:
+        elif cls is yaml.SequenceNode and node.tag == _SEQ_TAG:
             build = self.build
             return [build(item) for item in node.value]
+        else:
+            self._unseen_parts = True  # its nodes are built by PyYAML, not seen here
         return self.construct_object(node, deep=True)
 
     # libyaml composes the nodes but asks these Python methods for each node's tag. Specs add
@@ -397,22 +418,16 @@ def _refuse_aliases(root: yaml.Node) -> None:
     neither depth nor the would-be expansion costs more than one pass over the text's nodes."""
     seen: set[int] = set()
     stack = [root]
-    scalar, mapping, sequence = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
     while stack:
         node = stack.pop()
         if id(node) in seen:
             _alias_error(node)
         seen.add(id(node))
-        if isinstance(node, mapping):
-            for pair in node.value:
-                for child in pair:
-                    if child.__class__ is scalar:  # checked here: most nodes are scalars
-                        if id(child) in seen:
-                            _alias_error(child)
-                        seen.add(id(child))
-                    else:
-                        stack.append(child)
-        elif isinstance(node, sequence):
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                stack.append(key_node)
+                stack.append(value_node)
+        elif isinstance(node, yaml.SequenceNode):
             stack.extend(node.value)
 
 
@@ -424,6 +439,7 @@ def _alias_error(node: yaml.Node) -> NoReturn:
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineMap:
     if any(key_node.tag in _FLATTENED_KEY_TAGS for key_node, _ in node.value):
+        _refuse_aliases(loader._root)  # before a merge rearranges the nodes
         loader.flatten_mapping(node)
     result = _LineMap()
     result.line = node.start_mark.line + 1
@@ -434,6 +450,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineMap:
         key = build(key_node)
         if key in result:
             loader.duplicates.append((f"duplicate key {key!r}", key_node.start_mark.line + 1))
+            loader._unseen_parts = True  # its value is not built: not seen here
             continue
         result[key] = build(value_node)
         key_lines[str(key)] = key_node.start_mark.line + 1
