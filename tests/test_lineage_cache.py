@@ -189,3 +189,24 @@ def test_a_catalog_change_never_makes_readers_wait(sessions: sessionmaker[Sessio
         assert time.monotonic() < deadline, "the new catalog was never read"
         time.sleep(0.02)
     assert ("feature", "f_new") in held.ids
+
+
+def test_a_teams_view_order_is_the_breadth_first_walk(sessions: sessionmaker[Session]) -> None:
+    """The explorer's team order (seeds from the held catalog, a lazy breadth-first order, the
+    scope by set unions) is exactly `walk`'s over undirected edges, at every depth."""
+    from registry.analysis.graph import graph_neighbours, walk
+    from registry.read.graph import _team_order
+
+    teams = sorted({e["owner"] for kind, e in ENTRIES if kind == "features"})
+    with _cached(sessions, lineage.FlowCache()) as session, sessions() as plain:
+        flow = lineage.cached_flow(session, wait=True)
+        assert flow is not None
+        for team in teams:
+            seeds = [key for key, info in lineage.read_catalog(plain).info.items()
+                     if info[1] == team]
+            seeds.sort(key=lambda n: (-flow.degree(n), n))
+            for depth in (1, 2, 3):
+                expected = list(walk(seeds, graph_neighbours(flow, undirected=True),
+                                     depth=depth).depth)
+                order, scope = _team_order(session, flow, team, depth)
+                assert list(order) == expected and scope == set(expected)

@@ -18,6 +18,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import networkx as nx
@@ -150,6 +151,14 @@ class HeldCatalog:
     aliases: dict[tuple[str, str], str] = field(default_factory=dict)
     """The OpenLineage datasets (namespace, name) that sources declare as theirs, in name
     order (the first source to declare one keeps it)."""
+
+    @cached_property
+    def owned(self) -> dict[str, list[NodeKey]]:
+        """Each team's objects (computed once per catalog, when first asked)."""
+        teams: dict[str, list[NodeKey]] = {}
+        for key, (_name, owner, _status) in self.info.items():
+            teams.setdefault(owner, []).append(key)
+        return teams
 
     def named(self, type_: str, names: Iterable[str]) -> frozenset[str]:
         """Those of the names that objects of this type have."""

@@ -15,7 +15,7 @@ catalog graph for a team or the whole catalog.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 
 from registry.analysis.graph import (
     check_direction,
-    graph_neighbours,
     parse_node,
     walk,
 )
@@ -239,10 +238,12 @@ def catalog_graph(session: Session, *, team: str | None = None, depth: int = 1,
     caller keeps them. The graph's `left_out` says what the limit left out.
     """
     flow = catalog_flow(session) if flow is None else flow
-    order = _team_order(session, flow, team, depth) if team is not None else _catalog_order(flow)
-    scope: set[NodeKey] = flow.graph.get("whole_catalog_scope") or set(order) \
-        if team is None else set(order)
-    if team is None:
+    order: Iterable[NodeKey]
+    if team is not None:
+        order, scope = _team_order(session, flow, team, depth)
+    else:
+        order = _catalog_order(flow)
+        scope = flow.graph.get("whole_catalog_scope") or set(order)
         flow.graph["whole_catalog_scope"] = scope
     known = catalog_warnings(session) if warnings is None else warnings
     features, readers = known.features, known.readers
@@ -269,18 +270,47 @@ def catalog_graph(session: Session, *, team: str | None = None, depth: int = 1,
     return graph
 
 
-def _team_order(session: Session, flow: nx.DiGraph, team: str, depth: int) -> list[NodeKey]:
-    """A team's objects (best connected first), then their neighbours by distance."""
+def _team_order(session: Session, flow: nx.DiGraph, team: str, depth: int
+                ) -> tuple[Iterator[NodeKey], set[NodeKey]]:
+    """A team's objects (best connected first), then their neighbours by distance (`walk`'s
+    order over undirected edges, produced only as far as the caller reads it: a view keeps a
+    few hundred of a team's thousands), and the set of all of them."""
     if session.scalar(select(m.Team.id).where(m.Team.name == team)) is None:
         raise NotFound(f"no team named {team!r}")
+    held = lineage.cached_catalog(session)
     seeds: list[NodeKey] = []
-    for kind, model in lineage.MODELS.items():
-        seeds += [(kind, i) for i in session.scalars(
-            select(model.id).join(m.Team, m.Team.id == model.owner_id)
-            .where(m.Team.name == team))]
-    around = graph_neighbours(flow, undirected=True)
-    return list(walk(sorted(seeds, key=lambda n: (-flow.degree(n), n)), around,
-                     depth=depth).depth)
+    if held is not None and held.flow is flow:
+        seeds = list(held.owned.get(team, ()))
+    else:
+        for kind, model in lineage.MODELS.items():
+            seeds += [(kind, i) for i in session.scalars(
+                select(model.id).join(m.Team, m.Team.id == model.owner_id)
+                .where(m.Team.name == team))]
+    pred, succ = flow._pred, flow._succ  # degree as flow.degree counts it, without its view
+    degree = {n: len(pred[n]) + len(succ[n]) for n in seeds}
+    seeds.sort(key=lambda n: (-degree[n], n))
+    scope, frontier = set(seeds), set(seeds)
+    for _level in range(depth):
+        reached = set().union(*(pred[n] for n in frontier), *(succ[n] for n in frontier))
+        frontier = reached - scope
+        scope |= frontier
+    return _breadth_first(seeds, pred, succ, depth), scope
+
+
+def _breadth_first(seeds: list[NodeKey], pred: Any, succ: Any, depth: int
+                   ) -> Iterator[NodeKey]:
+    seen = set(seeds)
+    yield from seeds
+    level = seeds
+    for _level in range(depth):
+        following: list[NodeKey] = []
+        for node in level:
+            for other in sorted({*pred[node], *succ[node]}):
+                if other not in seen:
+                    seen.add(other)
+                    following.append(other)
+                    yield other
+        level = following
 
 
 def _catalog_order(flow: nx.DiGraph) -> list[NodeKey]:
