@@ -30,6 +30,7 @@ import http.client
 import json
 import os
 import random
+import re
 import secrets
 import signal
 import subprocess
@@ -135,6 +136,20 @@ def wait_healthy(port: int, process: subprocess.Popen[bytes], log: Path) -> None
         time.sleep(0.3)
     process.kill()
     raise SystemExit(f"featreg serve did not become healthy:\n{log.read_text(errors='replace')}")
+
+
+def wait_ready(log: Path, timeout: float = 180.0) -> None:
+    """Wait until every worker has said it is ready (its search index, catalog and default
+    graph built in the background): the figures are of a server that has started, not of
+    workers still warming up on the same two cores."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace")
+        found = re.search(r"gunicorn: (\d+) worker process", text)
+        if found and text.count(" ready: ") >= int(found.group(1)):
+            return
+        time.sleep(0.3)
+    print("warning: not every worker said it was ready")
 
 
 def warm_up(port: int) -> None:
@@ -362,6 +377,7 @@ def main() -> None:
             server = subprocess.Popen(command, stdout=output, stderr=output, env=env,
                                       start_new_session=True)
         wait_healthy(port, server, log)
+        wait_ready(log)
         print(f"server on port {port} ({log}); {args.clients} clients, target {rate:g} req/s "
               f"for {args.duration:g} s{' (overload: 2x)' if args.overload else ''}")
         plan = Plan(names, tag, token)

@@ -108,3 +108,19 @@ def test_a_request_whose_client_has_gone_or_waited_too_long_is_dropped(
     theirs.close()
     assert fresh.status_code == 201
     assert _reads(catalog) == before + 1
+
+
+def test_a_refused_client_keeps_its_connection_a_gone_one_does_not() -> None:
+    """A 503 at capacity leaves the keep-alive connection open (a client told to retry should
+    not pay a new connection when the server is busiest); a dropped request closes it."""
+    def app(_environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    admission = Admission(app, slots=1, wait=0.0)
+    assert admission.slots.acquire()  # the one slot is taken
+    busy = Client(admission).get("/features")
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+    assert "Connection" not in busy.headers
+    gone = Client(admission).get("/features", headers={"X-Request-Start": "t=1"})
+    assert gone.status_code == 503 and gone.headers["Connection"] == "close"

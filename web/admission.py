@@ -49,7 +49,7 @@ class Admission:
             return self.app(environ, start_response)
         if _client_gone(environ) or self._too_old(environ):
             self.dropped += 1
-            return _unavailable(start_response, "the client is gone")
+            return _unavailable(start_response, "the client is gone", close=True)
         if not self.slots.acquire(timeout=self.wait):
             self.refused += 1
             return _unavailable(start_response, "the server is at capacity; retry shortly")
@@ -86,10 +86,15 @@ def _client_gone(environ: dict[str, Any]) -> bool:
         return True  # reset by the peer
 
 
-def _unavailable(start_response: StartResponse, message: str) -> list[bytes]:
+def _unavailable(start_response: StartResponse, message: str, *, close: bool = False
+                 ) -> list[bytes]:
+    """503 with Retry-After. The connection stays open (a client told to retry would
+    otherwise pay a new connection, and the server its accept, when it is busiest), except
+    for a client that is gone."""
     body = json.dumps({"error": "Service Unavailable", "status": 503,
                        "message": message}).encode()
-    start_response("503 SERVICE UNAVAILABLE", [
-        ("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-        ("Retry-After", "1"), ("Connection", "close")])
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+               ("Retry-After", "1")]
+    start_response("503 SERVICE UNAVAILABLE", headers + ([("Connection", "close")]
+                                                         if close else []))
     return [body]

@@ -28,6 +28,10 @@ class FeatregGunicorn(BaseApplication):  # type: ignore[misc]
             "bind": [f"fd://{listener.fileno()}"],
             "workers": workers,
             "threads": threads,
+            # a worker takes at most twice its threads in connections: keep-alive clients
+            # then spread over the workers instead of piling onto the one that accepted
+            # first (each worker runs Python on one core at a time)
+            "worker_connections": 2 * threads,
             "worker_class": "gthread",
             "timeout": timeout,
             "graceful_timeout": 30,
