@@ -177,3 +177,24 @@ def test_the_explorer_shows_new_undeclared_reads_after_an_analysis(app: Any,
     with session_scope(sessions) as session:
         run_analysis(session, now=NOW)
     assert reader in _edges(web.get("/api/v1/graph?limit=10").get_json(), "undeclared")
+
+
+def test_a_warming_worker_draws_every_teams_explorer_view(app: Any) -> None:
+    """warm_up draws the default explorer and each team's default view, so that a team's
+    first view after a deploy is served from what the worker already holds."""
+    import threading
+
+    from featreg.web.support import db
+    from featreg.web.views_catalog import warm_up
+    from sqlalchemy import select
+
+    from registry.store import models as m
+
+    ready = threading.Event()
+    warm_up(app, say=lambda message: ready.set() if "ready" in message else None)
+    assert ready.wait(60)
+    held = app.extensions["featreg_memo"]
+    with app.test_request_context("/"):
+        teams = [t for (t,) in db().execute(select(m.Team.name))]
+    assert teams and all(any(key.startswith(f"catalog_graph {team!r}") for key in held)
+                         for team in teams)
