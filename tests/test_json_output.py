@@ -11,11 +11,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from featreg.web.json_output import FastJSONProvider
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from markupsafe import Markup
-
-from featreg.web.json_output import FastJSONProvider
 
 
 @dataclasses.dataclass
