@@ -74,6 +74,14 @@ def load_state(session: Session, only: Mapping[str, Collection[str]] | None = No
     pick = _Selection(only)
     state = CatalogState()
     team_names = dict(session.execute(select(TEAM.c.id, TEAM.c.name)).tuples().all())
+
+    def owner(team_id: int) -> str:
+        """A team's name; read again when an object's owner is newer than the teams read
+        above (a concurrent apply created both meanwhile: each statement sees what is
+        committed when it runs)."""
+        if team_id not in team_names:
+            team_names.update(session.execute(select(TEAM.c.id, TEAM.c.name)).tuples().all())
+        return str(team_names[team_id])
     for name, contact, description in session.execute(
         select(TEAM.c.name, TEAM.c.contact, TEAM.c.description)
         .where(pick.names("teams", TEAM.c.name))
@@ -92,7 +100,7 @@ def load_state(session: Session, only: Mapping[str, Collection[str]] | None = No
     ):
         source_names[sid] = name
         state.sources[name] = {
-            "kind": kind, "owner": team_names[owner_id], "description": description or "",
+            "kind": kind, "owner": owner(owner_id), "description": description or "",
             "produced_by": produced_by, "freshness": freshness, "readiness": readiness,
             "openlineage": openlineage or None,
         }
@@ -129,7 +137,7 @@ def load_state(session: Session, only: Mapping[str, Collection[str]] | None = No
     for (fid, name, owner_id, dtype, description, bundle, status, sunset, replaced_by, reason,
          cost, created, expect) in feature_rows:
         state.features[name] = {
-            "owner": team_names[owner_id], "dtype": dtype, "description": description or "",
+            "owner": owner(owner_id), "dtype": dtype, "description": description or "",
             "sources": sorted(f_sources[fid]), "depends_on": sorted(f_deps[fid]),
             "bundle": bundle, "tags": sorted(f_tags[fid]), "created": _iso(created),
             "status": status, "sunset": _iso(sunset), "replacement": replaced_by,
@@ -158,7 +166,7 @@ def load_state(session: Session, only: Mapping[str, Collection[str]] | None = No
         produces[producer_id].append(source)
     for cid, name, kind, owner_id, description, version, stage in consumer_rows:
         state.consumers[name] = {
-            "kind": kind, "owner": team_names[owner_id], "description": description or "",
+            "kind": kind, "owner": owner(owner_id), "description": description or "",
             "version": version, "features": sorted(c_features[cid]),
             "produces": sorted(produces[cid]), "stage": stage or "development",
         }
