@@ -5,8 +5,9 @@ derived features, consumers with declared feature sets, model outputs read back 
 (feedback loops), daily usage with undeclared readers, importance reports — registers it
 through the same plan/apply path as `featreg apply`, records findings on one feature in ten
 (as an analysis run records them), then starts `featreg serve` (waitress; --workers
-processes, by default one per core as `featreg serve` does, of 8 threads) as a real server
-and drives it with C client threads (default 8), each with its own keep-alive connection:
+processes, by default one more than the cores as `featreg serve` does, of 8 threads) as a
+real server and drives it with C client threads (default 8), each with its own keep-alive
+connection:
 
 * catalog search: `/features?q=...` with ~230 distinct queries made of words of feature names;
 * feature page: `/features/<name>` of random features, graph and all (cold graphs, then
@@ -334,7 +335,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=400, help="per workload")
     parser.add_argument("--workers", type=int, default=default_workers(),
                         help="featreg serve --workers (processes sharing the port; default as "
-                        "featreg serve's: one per core, at most 4)")
+                        "featreg serve's: one more than the cores, at most 4)")
     parser.add_argument("--keep", metavar="FILE", help="build the catalog into this SQLite "
                         "file once and reuse it on later runs")
     args = parser.parse_args()
