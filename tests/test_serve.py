@@ -121,6 +121,27 @@ def test_a_worker_that_fails_to_start_stops_serve(catalog_url: str) -> None:
     assert "a worker failed to start" in result.stderr
 
 
+def test_a_second_worker_failing_while_gunicorn_halts_still_stops_serve_cleanly(
+        catalog_url: str) -> None:
+    """gunicorn halts when a worker cannot boot; a second worker failing the same way while
+    it stops the others raises HaltServer past gunicorn's own handler (seen in CI): serve
+    still says why and exits with status 1, without a traceback of its own."""
+    program = ("import sys\n"
+               "from gunicorn.errors import HaltServer\n"
+               "import featreg.web.gunicorn_app as g\n"
+               "def halted(self):\n"
+               "    raise HaltServer('Worker failed to boot.', 3)\n"
+               "g.FeatregGunicorn.run = halted\n"
+               "from registry.cli import main; main(sys.argv[1:])")
+    result = subprocess.run(
+        [sys.executable, "-c", program, "--db", catalog_url, "serve", "--no-scheduler",
+         "--port", str(_free_port()), "--workers", "2"], capture_output=True, text=True,
+        timeout=120)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "a worker failed to start" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_bad_web_settings_port_in_use_or_out_of_range_stop_serve_with_the_reason(
         catalog_url: str) -> None:
     featreg = Path(sys.executable).with_name("featreg")

@@ -127,6 +127,8 @@ def _serve(url: str, host: str, port: int, threads: int, workers: int, *,
     click.echo(f"Featreg on http://{host}:{port}/ (gunicorn: {workers} worker process"
                f"{'' if workers == 1 else 'es'} x {threads} threads, request timeout "
                f"{timeout} s; database {url})")
+    from gunicorn.errors import HaltServer
+
     from .gunicorn_app import FeatregGunicorn
 
     child = _scheduler_process(url) if scheduler else None
@@ -139,6 +141,12 @@ def _serve(url: str, host: str, port: int, threads: int, workers: int, *,
         if os.getpid() != arbiter:
             raise  # a worker's exit: nothing of the arbiter's to clean up
         code = exc.code if isinstance(exc.code, int) else 1
+    except HaltServer as exc:
+        if os.getpid() != arbiter:
+            raise
+        # gunicorn halts when a worker cannot boot; while it stops the others, another one
+        # failing the same way raises this again, past gunicorn's own handler
+        code = exc.exit_status or 1
     except BaseException:
         if os.getpid() == arbiter:
             _stop(child, listener)
