@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import require_pg
 from sqlalchemy import create_engine, select, text
 
 from registry.evidence.openlineage import ingest_lineage_events
@@ -92,7 +91,6 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced(
         pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """No ping on every checkout (a round trip per request under load), but a connection idle
     longer than IDLE_PING_SECONDS is pinged, and a dead one replaced: the request works."""
-    require_pg()
     engine = get_engine(pg_url)
     with engine.connect() as conn:
         pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()

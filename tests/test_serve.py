@@ -105,17 +105,21 @@ def test_bad_scheduler_settings_stop_serve_at_once_with_the_reason(catalog_url: 
         assert "Traceback" not in result.stderr
 
 
-def test_a_worker_that_fails_to_start_stops_serve(catalog_url: str) -> None:
-    # the app factory fails in every worker (gunicorn stops rather than restart it forever)
-    program = ("import sys, featreg.web as web\n"
-               "def broken(*args, **kwargs):\n"
-               "    raise RuntimeError('the worker cannot start')\n"
-               "web.create_app = broken\n"
-               "from registry.cli import main; main(sys.argv[1:])")
-    result = subprocess.run(
+def _serve_patched(catalog_url: str, patch: str) -> subprocess.CompletedProcess[str]:
+    """`featreg serve` (2 workers, no scheduler) in a Python process that first runs `patch`."""
+    program = patch + "import sys\nfrom registry.cli import main; main(sys.argv[1:])"
+    return subprocess.run(
         [sys.executable, "-c", program, "--db", catalog_url, "serve", "--no-scheduler",
          "--port", str(_free_port()), "--workers", "2"], capture_output=True, text=True,
         timeout=120)
+
+
+def test_a_worker_that_fails_to_start_stops_serve(catalog_url: str) -> None:
+    # the app factory fails in every worker (gunicorn stops rather than restart it forever)
+    result = _serve_patched(catalog_url, "import featreg.web as web\n"
+                                          "def broken(*args, **kwargs):\n"
+                                          "    raise RuntimeError('the worker cannot start')\n"
+                                          "web.create_app = broken\n")
     assert result.returncode == 1, result.stderr[-2000:]
     assert "the worker cannot start" in result.stderr  # the worker's own error is shown
     assert "a worker failed to start" in result.stderr
@@ -126,17 +130,11 @@ def test_a_second_worker_failing_while_gunicorn_halts_still_stops_serve_cleanly(
     """gunicorn halts when a worker cannot boot; a second worker failing the same way while
     it stops the others raises HaltServer past gunicorn's own handler (seen in CI): serve
     still says why and exits with status 1, without a traceback of its own."""
-    program = ("import sys\n"
-               "from gunicorn.errors import HaltServer\n"
-               "import featreg.web.gunicorn_app as g\n"
-               "def halted(self):\n"
-               "    raise HaltServer('Worker failed to boot.', 3)\n"
-               "g.FeatregGunicorn.run = halted\n"
-               "from registry.cli import main; main(sys.argv[1:])")
-    result = subprocess.run(
-        [sys.executable, "-c", program, "--db", catalog_url, "serve", "--no-scheduler",
-         "--port", str(_free_port()), "--workers", "2"], capture_output=True, text=True,
-        timeout=120)
+    result = _serve_patched(catalog_url, "from gunicorn.errors import HaltServer\n"
+                                          "import featreg.web.gunicorn_app as g\n"
+                                          "def halted(self):\n"
+                                          "    raise HaltServer('Worker failed to boot.', 3)\n"
+                                          "g.FeatregGunicorn.run = halted\n")
     assert result.returncode == 1, result.stderr[-2000:]
     assert "a worker failed to start" in result.stderr
     assert "Traceback" not in result.stderr

@@ -45,15 +45,10 @@ HEALTH_FILL = {"stale": "#fef08a", "unstable": "#fbcfe8", "unready": "#ddd6fe"}
 LABEL_LIMIT = 48
 
 
-def _literal(text: str) -> str:
-    """Text Graphviz shows as it is: `_quoted` doubles its backslashes, so no escape sequence
-    (\\N, \\G, \\l...) is expanded."""
-    return text
-
-
 def _quoted(value: str) -> str:
     """A DOT double-quoted string holding exactly `value` (backslashes doubled, quotes
-    escaped: nothing in it is DOT syntax or a Graphviz escape sequence)."""
+    escaped: nothing in it is DOT syntax or a Graphviz escape sequence: labels show as they
+    are, with no \\N, \\G or \\l expanded)."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -83,7 +78,7 @@ class _Dot:
 
 def _label(name: str) -> str:
     shown = name if len(name) <= LABEL_LIMIT else name[: LABEL_LIMIT - 1] + "…"
-    return _literal(shown)
+    return shown
 
 
 def _tooltip(node: dict[str, Any]) -> str:
@@ -98,7 +93,7 @@ def _tooltip(node: dict[str, Any]) -> str:
         parts.append("findings: " + ", ".join(node["findings"]))
     if node.get("loop"):
         parts.append("on a feedback loop")
-    return _literal(" | ".join(parts))
+    return " | ".join(parts)
 
 
 def _node_attrs(node: dict[str, Any], url_for: UrlFor, focus: str | None) -> dict[str, str]:
@@ -184,7 +179,7 @@ def build_dot(graph: dict[str, Any], url_for: UrlFor, *, cluster_by_owner: bool 
             style.update(LOOP_STYLE)
         tooltip = f"{edge['kind']}: {edge['from']} → {edge['to']}"
         dot.edge(ids[edge["from"]], ids[edge["to"]],
-                 {"tooltip": _literal(tooltip),
+                 {"tooltip": tooltip,
                   "class": edge["kind"] + (" loop" if edge.get("loop") else ""), **style})
     return dot.source()
 
@@ -194,6 +189,6 @@ def _team_label(dot: _Dot, node_id: str, owner: str, members: list[str]) -> None
     around it)."""
     dot.node(node_id, {"label": _label(owner), "shape": "plaintext", "fontsize": "22",
                        "fontname": "Helvetica-Bold", "fontcolor": "#64748b",
-                       "tooltip": _literal(f"team {owner}"), "class": "team-label"})
+                       "tooltip": f"team {owner}", "class": "team-label"})
     for member in members:
         dot.edge(node_id, member, {"style": "invis", "weight": "1"})

@@ -71,8 +71,7 @@ def _catalog_graph(session: Session, team: str | None, args: dict[str, Any]
     """The whole catalog's or a team's graph, kept while the catalog and the warnings it is
     drawn from are unchanged (it depends on nothing else)."""
     version = catalog_version(session)
-    flow = cached_flow(session, wait=True) or memo("catalog_flow", version,
-                                        lambda: queries_graph.catalog_flow(session))
+    flow = cached_flow(session, wait=True)  # the request's session always holds one
     seen, warnings = _warnings(session)
     undeclared = _flag("undeclared")
     return memo(f"catalog_graph {team!r} {args['depth']} {args['limit']} {undeclared}",

@@ -198,10 +198,6 @@ class FlowCache:
     building: bool = False
     state: threading.Lock = field(default_factory=threading.Lock)
 
-    @property
-    def flow(self) -> nx.DiGraph | None:
-        return self.current[1].flow if self.current is not None else None
-
     def catalog(self, session: Session, *, wait: bool = False) -> HeldCatalog | None:
         seen = session.info.get(_SEEN)
         if isinstance(seen, HeldCatalog) or (seen is False and not wait):
