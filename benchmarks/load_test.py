@@ -223,9 +223,15 @@ def drive(port: int, plan: Plan, rate: float, duration: float, max_requests: int
 
 def cpu_seconds(root: int) -> dict[str, float]:
     """CPU time (user + system, seconds) of the server's processes (the process group of
-    `featreg serve`) and of PostgreSQL's backends, from /proc (Linux)."""
+    `featreg serve`), of PostgreSQL's processes, of this client, and of the whole machine
+    (busy time of all cores, /proc/stat), from /proc (Linux). A PostgreSQL backend that exits
+    between two readings takes its time with it; the machine figure does not."""
     tick = os.sysconf("SC_CLK_TCK")
-    totals = {"server": 0.0, "postgres": 0.0}
+    own = os.times()
+    busy = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    idle = int(busy[3]) + int(busy[4])  # idle + iowait
+    totals = {"server": 0.0, "postgres": 0.0, "client": own.user + own.system,
+              "machine": (sum(int(v) for v in busy[:8]) - idle) / tick}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -239,7 +245,7 @@ def cpu_seconds(root: int) -> dict[str, float]:
         if int(fields[2]) == root:  # process group id
             totals["server"] += used
         elif command.startswith(b"postgres"):
-            totals["postgres"] += used
+            totals[f"postgres:{entry.name}"] = used
     return totals
 
 
@@ -391,7 +397,11 @@ def main() -> None:
         report(results, elapsed, rate, args.overload)
         answered = sum(1 for r in results if r.status)
         served = sum(1 for r in results if 200 <= r.status < 300)
-        for part in ("server", "postgres"):
+        for key, used in cpu_end.items():  # backends still running at the end
+            if key.startswith("postgres:"):
+                cpu_end["postgres"] += used - cpu_start.get(key, 0.0)
+        cpu_start["postgres"] = 0.0
+        for part in ("server", "postgres", "client", "machine"):
             used = cpu_end[part] - cpu_start[part]
             print(f"{part} CPU {used:.1f} s ({used / elapsed:.2f} cores): "
                   f"{1000 * used / max(1, served):.1f} ms per 2xx request "

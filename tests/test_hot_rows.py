@@ -101,3 +101,38 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced(
     monkeypatch.setattr(store_db, "IDLE_PING_SECONDS", 0.0)  # the pooled one is now "idle"
     with engine.connect() as conn:
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+
+
+@pytest.mark.postgres
+def test_a_server_workers_concurrent_connections_are_kept_for_reuse(pg_url: str) -> None:
+    """A worker runs 16 requests at once (`featreg serve`'s default threads): their connections
+    go back to the pool and the next 16 reuse the same PostgreSQL backends. With SQLAlchemy's
+    default pool of 5, eleven of them were closed and reopened per request (a new backend each
+    time: a quarter of the machine under load)."""
+    engine = get_engine(pg_url)
+    assert store_db.DEFAULT_POOL_SIZE >= 16
+
+    def backends() -> set[int]:
+        conns = [engine.connect() for _ in range(16)]
+        try:
+            return {c.execute(text("SELECT pg_backend_pid()")).scalar_one() for c in conns}
+        finally:
+            for conn in conns:
+                conn.close()
+
+    first = backends()
+    assert len(first) == 16
+    assert backends() == first
+
+
+def test_the_pool_size_is_a_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from registry.core.settings import DatabaseSettings, SettingsError
+
+    assert DatabaseSettings().pool_size == store_db.DEFAULT_POOL_SIZE
+    url = f"sqlite:///{tmp_path / 'pool.db'}"
+    monkeypatch.setenv("FEATREG_DATABASE_POOL_SIZE", "3")
+    assert get_engine(url).pool.size() == 3  # type: ignore[attr-defined]
+    store_db.dispose_engine(url)
+    monkeypatch.setenv("FEATREG_DATABASE_POOL_SIZE", "none")
+    with pytest.raises(SettingsError, match="FEATREG_DATABASE_POOL_SIZE"):
+        get_engine(f"sqlite:///{tmp_path / 'other.db'}")

@@ -306,6 +306,11 @@ class DatabaseSettings(Section):
     url: str = setting("sqlite:///featreg.db", "Database URL (any SQLAlchemy URL; "
                        "postgresql:// is read as postgresql+psycopg://); default: SQLite in the "
                        "working directory.", env="FEATREG_DATABASE_URL")
+    pool_size: Whole = setting(
+        16, "Database connections a process keeps open for reuse. Keep it at least the "
+        "threads of a server worker (`featreg serve` runs twice --threads): a connection "
+        "needed beyond it is opened and closed for one use, which on PostgreSQL starts a new "
+        "backend each time.", minimum=1, maximum=1000, env="FEATREG_DATABASE_POOL_SIZE")
 
     @model_validator(mode="before")
     @classmethod
