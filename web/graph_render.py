@@ -206,11 +206,23 @@ def _pool(program: str) -> DotPool:
         return pool
 
 
+_found: dict[str, str] = {}
+
+
+def _dot_program() -> str | None:
+    """Where `dot` is, looked up on PATH until found (then kept: the look-up is a tenth of a
+    small graph's drawing)."""
+    program = _found.get("dot") or shutil.which("dot")
+    if program is not None:
+        _found["dot"] = program
+    return program
+
+
 def _run(source: str, engine: str, timeout: float) -> str:
     """SVG from the Graphviz `dot` program with a layout engine, within a time limit: a
     layered layout from one of the long-lived processes when one answers, else (and for the
     other engines, whose flags depend on the graph) from a run of its own."""
-    program = shutil.which("dot")
+    program = _dot_program()
     if program is None:
         raise GraphRenderError("Graphviz `dot` is not installed (Debian: graphviz)")
     if engine == "dot":

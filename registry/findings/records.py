@@ -130,8 +130,8 @@ def set_status(
     return finding
 
 
-def finding_to_dict(f: m.Finding) -> dict[str, Any]:
-    """The JSON shape of DESIGN.md."""
+def finding_to_dict(f: m.Finding | Any) -> dict[str, Any]:
+    """The JSON shape of DESIGN.md (of an ORM object or a row of the table's columns)."""
     return {
         "id": f.id, "kind": f.kind,
         "subject": {"type": f.subject_type, "name": f.subject_name},

@@ -13,10 +13,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Integer, String, bindparam, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Date, String, bindparam, case, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
-from registry.core.batches import chunks
 from registry.evidence.rollups import daily_reads
 from registry.read.common import iso, run
 from registry.store import models as m
@@ -90,20 +89,23 @@ def features_read_by(session: Session, principal: str, *, now: datetime | None =
              "last_read": iso(last)} for f, n, r, last in rows]
 
 
-IMPORTANCE_ROWS = (
-    select(m.ImportanceReport.id, m.ImportanceReport.consumer, m.ImportanceReport.reported_at,
-           m.ImportanceReport.method, m.ImportanceReport.source, m.ImportanceReportValue.value,
-           m.ImportanceReportValue.std)
-    .join(m.ImportanceReportValue, m.ImportanceReportValue.report_id == m.ImportanceReport.id)
-    .where(m.ImportanceReportValue.feature == bindparam("feature", type_=String))
-    .order_by(m.ImportanceReport.consumer, m.ImportanceReport.reported_at))
-REPORT_TOTALS = (
-    select(m.ImportanceReportValue.report_id,
-           func.sum(case((m.ImportanceReportValue.value > 0, m.ImportanceReportValue.value),
-                         else_=0.0)))
-    .where(m.ImportanceReportValue.report_id.in_(bindparam("ids", type_=Integer,
-                                                            expanding=True)))
-    .group_by(m.ImportanceReportValue.report_id))
+def _importance_rows() -> Any:
+    """Every stored importance of the feature `:feature`, with the sum of the positive values
+    of its report (a correlated subquery: one primary-key range scan per row), in one query
+    (built once)."""
+    value = m.ImportanceReportValue
+    other = aliased(m.ImportanceReportValue)
+    total = (select(func.sum(case((other.value > 0, other.value), else_=0.0)))
+             .where(other.report_id == value.report_id).scalar_subquery())
+    return (select(m.ImportanceReport.consumer, m.ImportanceReport.reported_at,
+                   m.ImportanceReport.method, m.ImportanceReport.source, value.value,
+                   value.std, total)
+            .join(value, value.report_id == m.ImportanceReport.id)
+            .where(value.feature == bindparam("feature", type_=String))
+            .order_by(m.ImportanceReport.consumer, m.ImportanceReport.reported_at))
+
+
+IMPORTANCE_ROWS = _importance_rows()
 
 
 def importance_series(session: Session, feature: str) -> list[dict[str, Any]]:
@@ -112,13 +114,10 @@ def importance_series(session: Session, feature: str) -> list[dict[str, Any]]:
     ``share`` is the value over the sum of the positive values in the same report (the
     quantity the epsilon and bundled detectors compare with their thresholds).
     """
-    rows = run(session, IMPORTANCE_ROWS, {"feature": feature}).all()
-    totals: dict[int, float] = {}
-    for part in chunks(sorted({r[0] for r in rows})):
-        totals.update(run(session, REPORT_TOTALS, {"ids": part}).all())
     series = []
-    for report_id, consumer, ts, method, source, value, std in rows:
-        total = float(totals.get(report_id) or 0.0)
+    for consumer, ts, method, source, value, std, total in run(session, IMPORTANCE_ROWS,
+                                                               {"feature": feature}):
+        total = float(total or 0.0)
         share = max(value, 0.0) / total if total > 0 else None
         series.append({"consumer": consumer, "ts": iso(ts), "value": value, "std": std,
                        "share": share, "method": method, "source": source})

@@ -68,7 +68,7 @@ def _members(finding: dict[str, Any]) -> set[tuple[str, str]]:
     return nodes
 
 
-MEMBER_FINDINGS = select(m.Finding).where(
+MEMBER_FINDINGS = select(m.Finding.__table__).where(
     m.Finding.kind.in_(MEMBER_KINDS), m.Finding.status.in_(ACTIVE_STATUSES),
     ~((m.Finding.subject_type == bindparam("type", type_=String))
       & (m.Finding.subject_name == bindparam("name", type_=String))),
@@ -85,8 +85,8 @@ def member_findings(session: Session, object_type: str, name: str) -> list[dict[
     decoded finding."""
     quoted = json.dumps(name)
     pattern = "%" + "".join("/" + c if c in "%_/" else c for c in quoted) + "%"
-    rows = session.scalars(MEMBER_FINDINGS, {"type": object_type, "name": name,
-                                             "pattern": pattern})
+    rows = run(session, MEMBER_FINDINGS, {"type": object_type, "name": name,
+                                          "pattern": pattern})
     found = []
     for row in rows:
         data = finding_to_dict(row)
