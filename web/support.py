@@ -166,8 +166,7 @@ def db() -> Session:
 def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("featreg_session", None)
     if session is not None:
-        session.rollback()
-        session.close()
+        session.close()  # ends (rolls back) any transaction and returns the connection
 
 
 def wants_json() -> bool:
