@@ -65,6 +65,7 @@ class Result:
     latency: float
     retry_after: bool = False
     key: str = ""  # the usage consumer or the OpenLineage runId
+    at: float = 0.0  # when it was sent, seconds after the load began
 
 
 @dataclass
@@ -207,7 +208,7 @@ def drive(port: int, plan: Plan, rate: float, duration: float, max_requests: int
                 if conn is not None:
                     conn.close()
                 conn = None
-            mine.append(Result(kind, status, time.monotonic() - sent, retry, key))
+            mine.append(Result(kind, status, time.monotonic() - sent, retry, key, sent - start))
         if conn is not None:
             conn.close()
         with lock:
@@ -285,6 +286,11 @@ def report(results: list[Result], elapsed: float, rate: float, overload: bool) -
     print(f"refused (503): {len(refused)} ({with_retry} with Retry-After)"
           + (f"; refusal latency p50 {pct([r.latency for r in refused], .5):.1f} ms, "
              f"p99 {pct([r.latency for r in refused], .99):.1f} ms" if refused else ""))
+    slow = sorted(r.at for r in results if r.status == 503 or r.latency > 0.2)
+    if slow:  # bunched in a few seconds: stalls; spread out: short of capacity
+        per_second = Counter(int(at) for at in slow)
+        print("refused or slower than 200 ms, by second of the run (second: count): "
+              + ", ".join(f"{s}: {n}" for s, n in sorted(per_second.items())))
     if overload:
         print(f"overload: {len(refused)} of {len(results)} refused "
               f"({100 * len(refused) / max(1, len(results)):.1f}%)")

@@ -198,3 +198,51 @@ def test_a_warming_worker_draws_every_teams_explorer_view(app: Any) -> None:
         teams = [t for (t,) in db().execute(select(m.Team.name))]
     assert teams and all(any(key.startswith(f"catalog_graph {team!r}") for key in held)
                          for team in teams)
+
+
+def test_a_warming_worker_serves_a_feature_page_and_opens_its_connections(app: Any) -> None:
+    """Before it says it is ready, a worker serves one feature page (its imports, templates
+    and a `dot` process: a third of a second that the first request under load paid while
+    every other request of the worker waited) and opens the connections its slots use."""
+    import threading
+
+    from featreg.web.support import db
+    from featreg.web.views_catalog import WARM_CONNECTIONS, warm_up
+
+    from sqlalchemy import select
+
+    from registry.store import models as m
+
+    renderer = app.extensions["featreg_svg"]
+    renderer.clear()
+    with app.test_request_context("/"):
+        engine = db().get_bind().engine
+        first = db().scalar(select(m.Feature.name).order_by(m.Feature.id).limit(1))
+    engine.dispose()
+    ready = threading.Event()
+    warm_up(app, say=lambda message: ready.set() if "ready" in message else None)
+    assert ready.wait(60)
+    assert engine.pool.checkedin() >= WARM_CONNECTIONS  # type: ignore[attr-defined]
+    hits, misses, _, _ = renderer.cache_info()
+    assert app.test_client().get(f"/features/{first}").status_code == 200
+    assert renderer.cache_info()[:2] == (hits + 1, misses)  # its graph was drawn already
+
+
+def test_each_worker_reads_usage_again_at_its_own_moment(monkeypatch: Any) -> None:
+    """Workers re-read usage once per REFRESH_SECONDS, each at its own offset, so a server's
+    workers never all pass over the rollups at the same moment."""
+    from featreg.web import views_lists
+
+    now = 1_000_000.0
+    monkeypatch.setattr(views_lists.time, "time", lambda: now)
+    monkeypatch.setattr(views_lists, "_phases", {})
+    first = views_lists.refresh_period()
+    now += views_lists.REFRESH_SECONDS
+    assert views_lists.refresh_period() == first + 1
+    phases = set()
+    for pid in range(40):
+        monkeypatch.setattr(views_lists.os, "getpid", lambda pid=pid: pid)
+        views_lists.refresh_period()
+        phases.add(views_lists._phases[pid])
+    assert len(phases) == 40
+    assert all(0 <= p < views_lists.REFRESH_SECONDS for p in phases)

@@ -37,7 +37,7 @@ from .support import (
     svg_response,
     wants_json,
 )
-from .views_lists import REFRESH_SECONDS, directory
+from .views_lists import directory, refresh_period
 
 bp = Blueprint("catalog", __name__)
 api = Blueprint("catalog_api", __name__, url_prefix=API_PREFIX)
@@ -71,7 +71,7 @@ def usage_table() -> tuple[object, UsageTable]:
         with factory() as own:
             return UsageTable.load(own)
 
-    return memo_latest("usage_table", int(time.time() // REFRESH_SECONDS), load)
+    return memo_latest("usage_table", refresh_period(), load)
 
 
 def _other_kinds(query: queries.CatalogQuery, changes: int | None = None
@@ -111,7 +111,7 @@ def catalog() -> Response:
     # the page's content is the same for everyone asking this URL of this catalog, index and
     # usage (and, for the other kinds' names, within REFRESH_SECONDS): kept rendered
     pages: dict[tuple[object, ...], str] = memo("catalog_pages", (held, used), dict)
-    key = (request.full_path, version, int(time.time() // REFRESH_SECONDS))
+    key = (request.full_path, version, refresh_period())
     body = pages.get(key)
     if body is None:
         page = queries.catalog_page(session, query, index, usage,
@@ -184,6 +184,7 @@ def warm_up(app: Flask, say: Callable[[str], None] = lambda _: None) -> None:
             _, index = search_index(db())
             usage_table()  # the catalog's usage columns
             directory()  # the other kinds' names, for search
+        _warm_pages(app, say)
         _warm_explorer(app, say)
         # what exists now (the app, its libraries, the index) lives as long as the worker:
         # leave it out of the garbage collector's full passes, which otherwise stall every
@@ -200,6 +201,41 @@ WARM_TEAMS = 200
 WARM_SECONDS = 60.0
 """At most this many teams' default explorer views are drawn while a worker warms up, and
 for at most this long (then the rest are drawn when first asked for)."""
+
+
+WARM_CONNECTIONS = 8
+"""Database connections a worker opens while it warms up (up to its admission slots)."""
+
+
+def _warm_pages(app: Flask, say: Callable[[str], None]) -> None:
+    """Serve a feature page and a lineage listing once, and open the database connections
+    the worker's slots will use, before the worker says it is ready. The first feature page
+    imports Markdown's extensions and Pygments, compiles its templates and starts a `dot`
+    process (a third of a second, holding the interpreter lock); each pooled PostgreSQL
+    connection starts a backend. Paid by the first requests under load instead, they stalled
+    every request of the worker: all of a load test's refusals and slow answers fell in its
+    first three seconds. A failure only costs the warm-up."""
+    from sqlalchemy import select
+
+    from registry.store import models as m
+
+    from .views_graph import lineage
+
+    try:
+        with app.test_request_context("/"):
+            name = db().scalar(select(m.Feature.name).order_by(m.Feature.id).limit(1))
+            engine = db().get_bind().engine
+        if name is not None:
+            with app.test_request_context(f"/features/{name}"):
+                feature(name)
+            with app.test_request_context(f"/api/v1/lineage/{name}"):
+                lineage(name)
+        slots = int(app.config.get("ADMISSION_SLOTS") or 0) or WARM_CONNECTIONS
+        held = [engine.connect() for _ in range(min(slots, WARM_CONNECTIONS))]
+        for connection in held:
+            connection.close()
+    except Exception as exc:  # noqa: BLE001 - the worker serves regardless
+        say(f"worker {os.getpid()}: pages were not prepared ({exc})")
 
 
 def _warm_explorer(app: Flask, say: Callable[[str], None]) -> None:

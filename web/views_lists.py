@@ -4,6 +4,8 @@ the directory of names (`directory`)."""
 
 from __future__ import annotations
 
+import os
+import random
 import time
 
 from flask import Blueprint, Response, request
@@ -21,6 +23,21 @@ REFRESH_SECONDS = 300  # usage (principals, the catalog's usage columns) is read
 FRESH_WAIT = 2.0  # seconds a read-your-writes search waits for the directory's rebuild
 
 
+_phases: dict[int, float] = {}
+
+
+def refresh_period() -> int:
+    """The number of the current REFRESH_SECONDS period in this process. Each process's
+    periods start at a random offset, drawn once per process: a server's workers then read
+    usage again at different moments rather than all at once (every worker re-reading the
+    rollups, rebuilding its usage columns and re-rendering its kept catalog pages together
+    stalled a load test for three seconds)."""
+    phase = _phases.get(os.getpid())
+    if phase is None:
+        phase = _phases[os.getpid()] = random.uniform(0, REFRESH_SECONDS)
+    return int((time.time() + phase) // REFRESH_SECONDS)
+
+
 def observed_principals() -> tuple[object, list[PrincipalRow]]:
     """Every principal seen reading, and the version of that list: read again (in the
     background, the previous list served meanwhile) at most every REFRESH_SECONDS, since
@@ -31,7 +48,7 @@ def observed_principals() -> tuple[object, list[PrincipalRow]]:
         with factory() as session:
             return browse.principal_rows(session)
 
-    return memo_latest("observed_principals", int(time.time() // REFRESH_SECONDS), load)
+    return memo_latest("observed_principals", refresh_period(), load)
 
 
 def directory(fresh: bool = False, changes: int | None = None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from flask import Blueprint, Response, request
 
 from registry.read import graph as queries_graph
@@ -21,7 +19,7 @@ from registry.read.team_usage import undeclared_reads
 
 from .graphs import draw, graph_args
 from .support import API_PREFIX, db, memo, respond
-from .views_lists import REFRESH_SECONDS
+from .views_lists import refresh_period
 
 bp = Blueprint("objects", __name__)
 api = Blueprint("objects_api", __name__, url_prefix=API_PREFIX)
@@ -87,7 +85,7 @@ def team(name: str) -> Response:
     next change set, at most REFRESH_SECONDS)."""
     session = db()
     detail = team_detail(session, name)
-    version = (catalog_version(session), int(time.time() // REFRESH_SECONDS))
+    version = (catalog_version(session), refresh_period())
     undeclared = memo(f"undeclared_reads:{name}", version,
                       lambda: undeclared_reads(session, name))
     return respond("team.html", {**detail, "undeclared_reads": undeclared})
