@@ -208,7 +208,6 @@ def test_a_warming_worker_serves_a_feature_page_and_opens_its_connections(app: A
 
     from featreg.web.support import db
     from featreg.web.views_catalog import WARM_CONNECTIONS, warm_up
-
     from sqlalchemy import select
 
     from registry.store import models as m

@@ -102,7 +102,7 @@ def _serve(url: str, host: str, port: int, threads: int, workers: int, *,
     scheduled jobs in a `featreg scheduler` child process; with waitress in one process
     where there is no fork."""
     from registry.core.settings import FeatregSettings, WebSettings
-    from registry.store.db import check_schema, dispose_engine, get_engine
+    from registry.store.db import DEFAULT_POOL_SIZE, check_schema, dispose_engine, get_engine
 
     # bad settings or schema stop `serve` here with the reason, not in every worker
     WebSettings.from_env()
@@ -119,6 +119,8 @@ def _serve(url: str, host: str, port: int, threads: int, workers: int, *,
     # at most `threads` requests run the app at once in a worker; gunicorn gets as many
     # threads again to answer the excess at once with 503 (web/admission.py)
     os.environ.setdefault("FEATREG_ADMISSION_SLOTS", str(threads))
+    # a connection kept for each admitted request and for the background rebuilds
+    os.environ.setdefault("FEATREG_DATABASE_POOL_SIZE", str(max(DEFAULT_POOL_SIZE, threads + 4)))
     if not gunicorn_available():
         click.echo(f"Featreg on http://{host}:{port}/ (waitress, one process x {threads} "
                    f"threads: no fork or no gunicorn here; database {url})")

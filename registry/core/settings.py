@@ -307,10 +307,11 @@ class DatabaseSettings(Section):
                        "postgresql:// is read as postgresql+psycopg://); default: SQLite in the "
                        "working directory.", env="FEATREG_DATABASE_URL")
     pool_size: Whole = setting(
-        16, "Database connections a process keeps open for reuse. Keep it at least the "
-        "threads of a server worker (`featreg serve` runs twice --threads): a connection "
-        "needed beyond it is opened and closed for one use, which on PostgreSQL starts a new "
-        "backend each time.", minimum=1, maximum=1000, env="FEATREG_DATABASE_POOL_SIZE")
+        16, "Database connections a process keeps open for reuse. Keep it above the requests "
+        "a server worker runs at once (FEATREG_ADMISSION_SLOTS; `featreg serve` sets it to "
+        "--threads + 4 when that is more): a connection needed beyond it is opened and "
+        "closed for one use, which on PostgreSQL starts a new backend each time.",
+        minimum=1, maximum=1000, env="FEATREG_DATABASE_POOL_SIZE")
 
     @model_validator(mode="before")
     @classmethod
