@@ -136,3 +136,31 @@ def test_the_pool_size_is_a_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: A
     monkeypatch.setenv("FEATREG_DATABASE_POOL_SIZE", "none")
     with pytest.raises(SettingsError, match="FEATREG_DATABASE_POOL_SIZE"):
         get_engine(f"sqlite:///{tmp_path / 'other.db'}")
+
+
+def test_rows_shared_by_many_runs_are_updated_last(db_url: str) -> None:
+    """A busy dataset's sighting count and facts are updated after the request's own rows
+    (its run, its event) are written: each UPDATE locks a row every request about that
+    dataset needs until the commit, so nothing else may run between them and the commit."""
+    from sqlalchemy import event
+
+    _ingest(db_url, [_event("nightly", T0)])
+    statements: list[str] = []
+    engine = get_engine(db_url)
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement.split("(")[0].strip())
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        _ingest(db_url, [_event("nightly", T0 + timedelta(minutes=5), fields=("a", "c"))])
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    writes = [s for s in statements if s.startswith(("INSERT", "UPDATE"))]
+    shared = [i for i, s in enumerate(writes) if s.startswith((
+        "UPDATE openlineage_datasets", "UPDATE openlineage_dataset_facts",
+        "UPDATE openlineage_jobs"))]
+    # the sighting's count (events + 1), the new schema, the job seen five minutes later
+    assert len(shared) == 3, writes
+    assert shared == list(range(len(writes) - 3, len(writes))), writes
+    assert any(s.startswith("INSERT INTO openlineage_events") for s in writes)

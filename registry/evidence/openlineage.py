@@ -117,6 +117,10 @@ def _count_sighting(row: m.OpenLineageDataset) -> None:
         row.events = m.OpenLineageDataset.events + 1
 
 
+SHARED_ROWS = (m.OpenLineageDataset, m.OpenLineageDatasetFacts, m.OpenLineageJob)
+"""Rows that the events of many runs update (see `_Store.finish`)."""
+
+
 class _Store:
     """One request's writes, with what they depend on read in a few queries up front."""
 
@@ -307,10 +311,19 @@ class _Store:
     def finish(self, touched: dict[str, m.OpenLineageRun]) -> int:
         # The event rows go first: a concurrent copy of an event fails here (unique key)
         # and the events are run again, then seeing the event as already received.
+        # Rows that concurrent requests update too (a busy dataset's sighting count and
+        # facts, a job's facts) are written last, just before the caller commits: each
+        # UPDATE locks its row until the commit, and every round trip in between, waiting
+        # for a busy worker, made the other requests about that dataset queue behind it.
+        shared = [row for row in self.session.dirty if isinstance(row, SHARED_ROWS)]
+        for row in shared:
+            self.session.expunge(row)  # its changes stay with it (flushed when added back)
         self.session.flush()
         reads = self.usage(touched)
         if self.updates:
             record_updates(self.session, self.updates)
+        self.session.add_all(shared)
+        self.session.flush()
         return reads
 
 
