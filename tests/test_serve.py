@@ -161,3 +161,34 @@ def test_bad_web_settings_port_in_use_or_out_of_range_stop_serve_with_the_reason
         result = serve("--port", port)
         assert result.returncode == 1 and "out of range" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_workers_threads_are_all_started_before_it_serves() -> None:
+    """gunicorn's post_worker_init hook (set by `featreg serve` and by
+    featreg.web.gunicorn_conf) starts every thread of the worker's pool at once, so the
+    worker's first requests do not each start one in its accepting loop."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    from featreg.web import gunicorn_conf
+    from featreg.web.gunicorn_app import FeatregGunicorn, start_threads
+
+    def running() -> int:
+        return sum(t.name.startswith("prestart-test") for t in threading.enumerate())
+
+    pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="prestart-test")
+    try:
+        assert running() == 0
+        start_threads(SimpleNamespace(tpool=pool, cfg=SimpleNamespace(threads=6)))
+        assert running() == 6
+        assert pool.submit(lambda: 42).result(timeout=5) == 42  # the pool still works
+    finally:
+        pool.shutdown(wait=True)
+    assert gunicorn_conf.post_worker_init.__module__ == "featreg.web.gunicorn_conf"
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        served = FeatregGunicorn("sqlite:///unused.db", listener, workers=1, threads=2,
+                                 timeout=30)
+        assert served.cfg.post_worker_init is start_threads
