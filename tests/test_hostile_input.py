@@ -396,3 +396,75 @@ def test_the_daily_read_counter_saturates_instead_of_overflowing(db_url: str) ->
     with session_scope(session_factory(db_url)) as session:
         assert session.scalar(select(m.UsageDaily.reads).where(m.UsageDaily.feature == "g")
                               ) == READS_MAX
+
+
+# ----- found by a later probe ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cost", ["1e400", "-1e400", "NaN", "Infinity"])
+def test_a_cost_that_is_not_a_finite_number_is_a_400(http: FlaskClient, db_url: str,
+                                                     cost: str) -> None:
+    """1e400 in JSON is infinity; PostgreSQL's JSON audit record cannot hold it (500) and
+    SQLite stored it while the API showed null."""
+    before = count(db_url, m.Feature)
+    body = f'{{"name": "cost_probe", "owner": "growth", "dtype": "int", "cost": {cost}}}'
+    response = http.post("/api/v1/features", data=body, content_type="application/json")
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert "cost" in response.get_data(as_text=True)
+    assert count(db_url, m.Feature) == before
+
+
+def test_a_cost_of_nan_in_yaml_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "spec.yaml", "teams: [{name: growth}]\nfeatures:\n"
+                 "  - {name: f_cost, owner: growth, dtype: int, cost: .nan}\n")
+    with pytest.raises(InvalidInput, match=r"spec.yaml:3.*cost"):
+        load_spec([path])
+
+
+@pytest.mark.parametrize("path", ["/api/v1/findings/2147483648", "/api/v1/reports/2147483648",
+                                  "/api/v1/findings/99999999999999999999999",
+                                  "/findings/2147483648", "/reports/99999999999999999999999"])
+def test_a_row_id_beyond_the_id_columns_is_a_404(http: FlaskClient, path: str) -> None:
+    assert http.get(path).status_code == 404
+
+
+@pytest.mark.parametrize("text", ["? [a]\n: b\n", "features:\n  - {? [a] : b, name: f1}\n",
+                                  "teams:\n  - {? {a: 1} : b, name: tt}\n"])
+def test_a_mapping_key_that_is_a_list_or_mapping_is_refused_with_its_line(
+        http: FlaskClient, tmp_path: Path, text: str) -> None:
+    path = write(tmp_path / "k.yaml", text)
+    with pytest.raises(InvalidInput, match=r"k.yaml:\d: malformed YAML: mapping keys must be text"):
+        load_spec([path])
+    response = http.post("/api/v1/plan", json={"yaml": text})
+    assert response.status_code == 400, response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("consumer", [["a"], {"a": 1}, [], {}])
+def test_a_usage_consumer_that_is_not_text_is_a_400(http: FlaskClient, db_url: str,
+                                                    consumer: Any) -> None:
+    before = count(db_url, m.UsageDaily)
+    response = http.post("/api/v1/usage", json=[{"ts": "2026-11-01T12:00:00Z",
+                                                 "consumer": consumer,
+                                                 "features": ["user_clicks_7d"], "count": 3}])
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert "event 1" in response.get_data(as_text=True)
+    assert count(db_url, m.UsageDaily) == before
+
+
+@pytest.mark.parametrize(("name", "body", "said"), [
+    ("t.csv.gz", gzip.compress(b"user_clicks_7d\n1\n2\n")[:-5], "truncated"),
+    ("e.csv", b"", "e.csv"),
+    ("bad.parquet", b"PAR1garbagePAR1", "bad.parquet"),
+])
+def test_a_refused_snapshot_upload_keeps_no_file_and_names_the_upload(
+        http: FlaskClient, app: Flask, tmp_path: Path, name: str, body: bytes,
+        said: str) -> None:
+    import io
+
+    response = http.post("/api/v1/snapshots", data={"file": (io.BytesIO(body), name)},
+                         content_type="multipart/form-data")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400, text
+    assert said in text and str(tmp_path) not in text
+    assert count(app.config["DATABASE_URL"], m.Snapshot) == 0
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and "snapshots" in p.parts]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,9 +62,10 @@ def usage() -> Response:
         abort(400, description="send a non-empty JSON array of usage events")
     if len(items) > MAX_EVENTS:
         abort(413, description=f"at most {MAX_EVENTS} events per request")
-    consumers = {item.get("consumer") for item in items if isinstance(item, dict)}
+    consumers = {consumer for item in items if isinstance(item, dict)
+                 if isinstance(consumer := item.get("consumer"), str)}  # others: 400 below
     with session_scope(sessions()) as session:
-        check_consumers(session, acting(), sorted(c for c in consumers if isinstance(c, str)))
+        check_consumers(session, acting(), sorted(consumers))
         reads = record_usage(session, items)
     return _json({"events": len(items), "reads": reads}, 201)
 
@@ -153,6 +154,25 @@ def max_upload_bytes() -> int:
     return int(current_app.config.get("MAX_UPLOAD_BYTES") or DEFAULT_MAX_UPLOAD_BYTES)
 
 
+def _named_as_uploaded(exc: BaseException, path: Path, filename: str) -> BaseException:
+    """The error of reading a stored upload, naming the file as the client sent it (not
+    where the server keeps it); a truncated or corrupt compressed file is the client's
+    input (400), not a server error."""
+    import gzip
+    import zlib
+
+    if isinstance(exc, EOFError | zlib.error | gzip.BadGzipFile):
+        return InvalidInput([Problem(
+            f"the file is truncated or not valid compressed data: {exc or 'ended early'}",
+            field="file")])
+    if isinstance(exc, InvalidInput):
+        where = str(path)
+        return InvalidInput([replace(p, message=p.message.replace(where, filename),
+                                     file=filename if p.file == where else p.file)
+                             for p in exc.problems])
+    return exc
+
+
 def store_upload(upload: FileStorage) -> Path:
     """Save an upload under the data directory, named by content (SHA-256)."""
     suffix = _suffix(upload.filename or "")
@@ -196,14 +216,23 @@ def snapshots() -> Response:
     if form["consumer"] is not None:
         with session_scope(sessions()) as session:
             check_consumers(session, acting(), [form["consumer"]])
+    kept_before = set((data_dir() / "snapshots").glob("*"))
     path = store_upload(upload)
     name = form["name"] or Path(upload.filename).stem
     identity = acting()
-    with session_scope(sessions()) as session:
-        summary = add_snapshot(
-            session, path, label=form["label"], consumer=form["consumer"], name=name,
-            actor=actor(dict(request.form)), taken_at=taken_at,
-            check=lambda features: check_snapshot_features(session, identity, features))
+    try:
+        with session_scope(sessions()) as session:
+            summary = add_snapshot(
+                session, path, label=form["label"], consumer=form["consumer"], name=name,
+                actor=actor(dict(request.form)), taken_at=taken_at,
+                check=lambda features: check_snapshot_features(session, identity, features))
+    except BaseException as exc:
+        if path not in kept_before:  # a refused upload keeps nothing (a file that an earlier
+            path.unlink(missing_ok=True)  # snapshot of the same content uses stays)
+        named = _named_as_uploaded(exc, path, upload.filename)
+        if named is exc:
+            raise
+        raise named from exc
     data = asdict(summary)
     data["created_at"] = summary.created_at.isoformat()
     data["taken_at"] = summary.taken_at.isoformat() if summary.taken_at else None

@@ -220,7 +220,9 @@ class RowId(IntegerConverter):
     """A row id in a URL: a non-negative integer that fits the database's id columns (32-bit
     on PostgreSQL); a larger number is no row, so the route answers 404, not a crash."""
 
-    max = 2**31 - 1
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
+        super().__init__(map, *args, **kwargs)
+        self.max = 2**31 - 1  # (werkzeug's NumberConverter sets the instance's own max)
 
 
 def _refuse_nul() -> None:

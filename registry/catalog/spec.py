@@ -217,7 +217,7 @@ class FeatureSpec(_Entry):
     sunset: date | None = None
     replacement: str | None = None
     reason: str | None = None
-    cost: float | None = None
+    cost: float | None = Field(default=None, allow_inf_nan=False)
     expect: ExpectSpec | None = None
 
     _d = field_validator("description", "reason")(
@@ -448,6 +448,10 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineMap:
     build = loader.build
     for key_node, value_node in node.value:
         key = build(key_node)
+        if isinstance(key, (list, dict)):  # YAML allows them (``? [a]``); a spec never does
+            raise yaml.constructor.ConstructorError(
+                None, None, "mapping keys must be text, not a list or a mapping",
+                key_node.start_mark)
         if key in result:
             loader.duplicates.append((f"duplicate key {key!r}", key_node.start_mark.line + 1))
             loader._unseen_parts = True  # its value is not built: not seen here
