@@ -25,10 +25,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.catalog.export import dump_yaml
 from registry.catalog.spec import NAME_RE
 from registry.core.names import NAME_LENGTH
 from registry.evidence.openlineage_events import DatasetRef, JobRef
@@ -196,4 +196,4 @@ def suggestion_yaml(spec: dict[str, Any]) -> str:
     header = ("# Proposed by `featreg openlineage suggest` from what OpenLineage saw.\n"
               "# Review owners (`unowned` where the events name none), kinds and dtypes, "
               "then `featreg apply`.\n")
-    return header + yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=100)
+    return header + dump_yaml(spec)
