@@ -154,27 +154,19 @@ def max_upload_bytes() -> int:
     return int(current_app.config.get("MAX_UPLOAD_BYTES") or DEFAULT_MAX_UPLOAD_BYTES)
 
 
-def _named_as_uploaded(exc: BaseException, path: Path, filename: str) -> BaseException:
-    """The error of reading a stored upload, naming the file as the client sent it (not
-    where the server keeps it); a truncated or corrupt compressed file is the client's
-    input (400), not a server error."""
-    import gzip
-    import zlib
-
-    if isinstance(exc, EOFError | zlib.error | gzip.BadGzipFile):
-        return InvalidInput([Problem(
-            f"the file is truncated or not valid compressed data: {exc or 'ended early'}",
-            field="file")])
-    if isinstance(exc, InvalidInput):
-        where = str(path)
-        return InvalidInput([replace(p, message=p.message.replace(where, filename),
-                                     file=filename if p.file == where else p.file)
-                             for p in exc.problems])
-    return exc
+def _named_as_uploaded(exc: InvalidInput, path: Path, filename: str) -> InvalidInput:
+    """The problems of reading a stored upload, naming the file as the client sent it, not
+    where the server keeps it."""
+    where = str(path)
+    return InvalidInput([replace(p, message=p.message.replace(where, filename),
+                                 file=filename if p.file == where else p.file)
+                         for p in exc.problems])
 
 
-def store_upload(upload: FileStorage) -> Path:
-    """Save an upload under the data directory, named by content (SHA-256)."""
+def store_upload(upload: FileStorage) -> tuple[Path, bool]:
+    """Save an upload under the data directory, named by content (SHA-256): its path, and
+    whether this upload created the file (False: an earlier upload of the same content
+    holds it)."""
     suffix = _suffix(upload.filename or "")
     folder = data_dir() / "snapshots"
     folder.mkdir(parents=True, exist_ok=True)
@@ -191,11 +183,12 @@ def store_upload(upload: FileStorage) -> Path:
                 hasher.update(block)
                 out.write(block)
         target = folder / f"{hasher.hexdigest()}{suffix}"
+        created = not target.exists()
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return target
+    return target, created
 
 
 @api.post("/snapshots")
@@ -216,8 +209,7 @@ def snapshots() -> Response:
     if form["consumer"] is not None:
         with session_scope(sessions()) as session:
             check_consumers(session, acting(), [form["consumer"]])
-    kept_before = set((data_dir() / "snapshots").glob("*"))
-    path = store_upload(upload)
+    path, created = store_upload(upload)
     name = form["name"] or Path(upload.filename).stem
     identity = acting()
     try:
@@ -227,12 +219,11 @@ def snapshots() -> Response:
                 actor=actor(dict(request.form)), taken_at=taken_at,
                 check=lambda features: check_snapshot_features(session, identity, features))
     except BaseException as exc:
-        if path not in kept_before:  # a refused upload keeps nothing (a file that an earlier
-            path.unlink(missing_ok=True)  # snapshot of the same content uses stays)
-        named = _named_as_uploaded(exc, path, upload.filename)
-        if named is exc:
-            raise
-        raise named from exc
+        if created:  # a refused upload keeps nothing (an earlier snapshot's file stays)
+            path.unlink(missing_ok=True)
+        if isinstance(exc, InvalidInput):
+            raise _named_as_uploaded(exc, path, upload.filename) from exc
+        raise
     data = asdict(summary)
     data["created_at"] = summary.created_at.isoformat()
     data["taken_at"] = summary.taken_at.isoformat() if summary.taken_at else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,9 @@ if TYPE_CHECKING:  # pandas loads when a frame is built (`snapshot correlate` ne
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".csv.gz")
 COLUMNS_PER_READ = 64
+UNREADABLE = (OSError, ValueError, EOFError, zlib.error, pa.ArrowException)
+"""What reading a file that is not a table raises (EOFError, zlib.error: a truncated or corrupt
+``.csv.gz``; gzip's BadGzipFile is an OSError)."""
 
 
 def read_frame(path: str | Path) -> pd.DataFrame:
@@ -41,7 +45,7 @@ def read_frame(path: str | Path) -> pd.DataFrame:
         if file_format == "Parquet":
             return _read_parquet(file)
         return pd.read_csv(file, low_memory=False)
-    except (OSError, ValueError, pa.ArrowException) as error:
+    except UNREADABLE as error:
         raise ValueError(f"{file}: cannot be read as {file_format}: {error}") from error
 
 
@@ -59,7 +63,7 @@ def column_names(path: str | Path) -> list[str]:
                      if isinstance(n, str)}
             return [str(n) for n in schema.names if n not in index]
         header = pd.read_csv(file, header=None, nrows=1, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, pa.ArrowException) as error:
+    except UNREADABLE as error:
         raise ValueError(f"{file}: cannot be read: {error}") from error
     return [str(v) for v in header.iloc[0].tolist()] if len(header) else []
 

@@ -448,10 +448,12 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineMap:
     build = loader.build
     for key_node, value_node in node.value:
         key = build(key_node)
-        if isinstance(key, (list, dict)):  # YAML allows them (``? [a]``); a spec never does
+        try:
+            hash(key)
+        except TypeError:  # YAML allows them (``? [a]``, ``? !!set {a}``); a spec never does
             raise yaml.constructor.ConstructorError(
-                None, None, "mapping keys must be text, not a list or a mapping",
-                key_node.start_mark)
+                None, None, "mapping keys must be text, not a list, set or mapping",
+                key_node.start_mark) from None
         if key in result:
             loader.duplicates.append((f"duplicate key {key!r}", key_node.start_mark.line + 1))
             loader._unseen_parts = True  # its value is not built: not seen here
@@ -554,6 +556,10 @@ def _load_yaml(text: str) -> tuple[Any, list[tuple[str, int]]]:
     loader = _LineLoader(text)
     try:
         return loader.get_single_data(), getattr(loader, "duplicates", [])
+    except RecursionError:  # values nested deeper than the interpreter's stack (libyaml
+        # refuses them itself only past 1,000 levels)
+        raise yaml.constructor.ConstructorError(
+            None, None, "values are nested too deeply", None) from None
     finally:
         loader.dispose()
 
