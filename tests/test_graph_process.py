@@ -100,3 +100,27 @@ def test_the_renderer_falls_back_to_a_run_of_its_own(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(graph_render, "_pools", {})
     assert SvgRenderer(cache_size=0).render(graph) == expected
+
+
+def test_a_process_that_fails_in_another_way_is_retired_not_lost(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected error while a process draws (say, an answer that is not UTF-8) retires
+    it: a process neither returned to the pool nor retired would leave the pool one short
+    for good, and with all of them lost every drawing would wait for its timeout."""
+    assert DOT is not None
+    pool = DotPool(DOT, lean_environment(DOT), size=1)
+    graph = _graphs(1)[0]
+    first = pool.render(graph, 10)
+
+    def broken(self: object, source: str, timeout: float) -> str:
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+    try:
+        with monkeypatch.context() as patched:
+            patched.setattr(graph_process._Dot, "render", broken)
+            with pytest.raises(UnicodeDecodeError):
+                pool.render(graph, 10)
+        assert pool.started == 0
+        assert pool.render(graph, 10) == first  # a new process, at once
+    finally:
+        pool.close()

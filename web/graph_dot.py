@@ -77,8 +77,7 @@ class _Dot:
 
 
 def _label(name: str) -> str:
-    shown = name if len(name) <= LABEL_LIMIT else name[: LABEL_LIMIT - 1] + "…"
-    return shown
+    return name if len(name) <= LABEL_LIMIT else name[: LABEL_LIMIT - 1] + "…"
 
 
 def _tooltip(node: dict[str, Any]) -> str:

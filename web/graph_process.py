@@ -101,6 +101,9 @@ class DotPool:
                 if attempt == 2:
                     raise DotUnavailable(str(exc)) from exc
                 continue
+            except BaseException:  # anything else: the process's state is unknown; a process
+                self._retire(dot)  # neither returned nor retired would be lost to the pool
+                raise
             if dot.graphs >= MAX_GRAPHS:
                 self._retire(dot)
             else:

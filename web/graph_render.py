@@ -206,16 +206,16 @@ def _pool(program: str) -> DotPool:
         return pool
 
 
-_found: dict[str, str] = {}
+_dot: str | None = None
 
 
 def _dot_program() -> str | None:
-    """Where `dot` is, looked up on PATH until found (then kept: the look-up is a tenth of a
-    small graph's drawing)."""
-    program = _found.get("dot") or shutil.which("dot")
-    if program is not None:
-        _found["dot"] = program
-    return program
+    """Where `dot` is on PATH (None: not installed), kept once found: the look-up is a tenth
+    of a small graph's drawing."""
+    global _dot  # noqa: PLW0603 - one path per process
+    if _dot is None:
+        _dot = shutil.which("dot")
+    return _dot
 
 
 def _run(source: str, engine: str, timeout: float) -> str:

@@ -228,7 +228,8 @@ class FlowCache:
             try:
                 with Session(bind) as own, self.lock:
                     version = _version(own)  # before the rows: they are at least this new
-                    self.current = (version, read_catalog(own))
+                    if self.current is None or self.current[0] != version:  # else a waiting
+                        self.current = (version, read_catalog(own))  # request has read it
             except Exception:  # noqa: BLE001 - requests keep reading the database
                 logging.getLogger(__name__).exception("reading the catalog into memory")
             finally:

@@ -104,10 +104,7 @@ def export_cmd(app: AppContext, out_dir: Path | None) -> None:
     """The whole catalog as YAML that `featreg apply` reads back to the same catalog."""
     with session_scope(app.sessions()) as session:
         if out_dir is None:
-            import yaml
-
-            click.echo(yaml.safe_dump(export.export_spec(session), sort_keys=False,
-                                      allow_unicode=True, width=100), nl=False)
+            click.echo(export.dump_yaml(export.export_spec(session)), nl=False)
             return
         files = export.export_documents(session)
     out_dir.mkdir(parents=True, exist_ok=True)

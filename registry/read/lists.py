@@ -35,6 +35,7 @@ from registry.read.common import (
     audit_to_dict,
     clamp_int,
     first_line,
+    run,
     tags_of,
 )
 from registry.store import models as m
@@ -378,14 +379,14 @@ def search_version(session: Session) -> tuple[int, int]:
     """Changes whenever what the catalog search sees does: the catalog (any change set) or
     the findings it filters on (any analysis run). One round trip: every catalog page
     asks."""
-    changes, runs = session.connection().execute(SEARCH_VERSION).one()
+    changes, runs = run(session, SEARCH_VERSION).one()
     return changes or 0, runs or 0
 
 
 def catalog_version(session: Session) -> int:
     """A number that changes whenever the catalog does (every apply, SDK change set or
     lifecycle change is a change set): cached views of the catalog key on it."""
-    return session.connection().execute(CATALOG_VERSION).scalar() or 0
+    return run(session, CATALOG_VERSION).scalar() or 0
 
 
 def catalog_facets(session: Session, *, tag_limit: int = 300) -> dict[str, Any]:
