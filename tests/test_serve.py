@@ -20,6 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from registry.store import models as m
@@ -192,3 +193,18 @@ def test_a_workers_threads_are_all_started_before_it_serves() -> None:
         served = FeatregGunicorn("sqlite:///unused.db", listener, workers=1, threads=2,
                                  timeout=30)
         assert served.cfg.post_worker_init is start_threads
+
+
+@pytest.mark.parametrize("threads", [1, 8, 12, 64])
+def test_serve_keeps_a_connection_for_every_request_a_worker_admits(threads: int) -> None:
+    """featreg serve admits `threads` requests at once per worker and keeps at least that many
+    database connections, plus some for the background rebuilds (README, settings)."""
+    from featreg.web.cli import worker_settings
+
+    from registry.store.db import DEFAULT_POOL_SIZE
+
+    settings = worker_settings(threads)
+    slots, pool = int(settings["FEATREG_ADMISSION_SLOTS"]), \
+        int(settings["FEATREG_DATABASE_POOL_SIZE"])
+    assert slots == threads
+    assert pool >= max(DEFAULT_POOL_SIZE, slots + 4)

@@ -102,7 +102,7 @@ def _serve(url: str, host: str, port: int, threads: int, workers: int, *,
     scheduled jobs in a `featreg scheduler` child process; with waitress in one process
     where there is no fork."""
     from registry.core.settings import FeatregSettings, WebSettings
-    from registry.store.db import DEFAULT_POOL_SIZE, check_schema, dispose_engine, get_engine
+    from registry.store.db import check_schema, dispose_engine, get_engine
 
     # bad settings or schema stop `serve` here with the reason, not in every worker
     WebSettings.from_env()
@@ -116,11 +116,8 @@ def _serve(url: str, host: str, port: int, threads: int, workers: int, *,
     os.environ.setdefault("FEATREG_SECRET_KEY", secrets.token_hex(32))
     os.environ["FEATREG_SERVE_HOST"] = host
     os.environ["FEATREG_SERVE_PORT"] = str(port)
-    # at most `threads` requests run the app at once in a worker; gunicorn gets as many
-    # threads again to answer the excess at once with 503 (web/admission.py)
-    os.environ.setdefault("FEATREG_ADMISSION_SLOTS", str(threads))
-    # a connection kept for each admitted request and for the background rebuilds
-    os.environ.setdefault("FEATREG_DATABASE_POOL_SIZE", str(max(DEFAULT_POOL_SIZE, threads + 4)))
+    for name, value in worker_settings(threads).items():
+        os.environ.setdefault(name, value)  # what the environment sets itself wins
     if not gunicorn_available():
         click.echo(f"Featreg on http://{host}:{port}/ (waitress, one process x {threads} "
                    f"threads: no fork or no gunicorn here; database {url})")
@@ -175,6 +172,17 @@ def _reported(command: Callable[..., None]) -> Callable[..., None]:
             raise click.ClickException(str(exc)) from None
 
     return wrapper
+
+
+def worker_settings(threads: int) -> dict[str, str]:
+    """The settings `featreg serve` gives its workers for `threads` threads: at most `threads`
+    requests run the app at once in a worker (gunicorn gets as many threads again, to answer
+    the excess at once with 503: web/admission.py), and a database connection is kept for
+    each of them and for the background rebuilds."""
+    from registry.store.db import DEFAULT_POOL_SIZE
+
+    return {"FEATREG_ADMISSION_SLOTS": str(threads),
+            "FEATREG_DATABASE_POOL_SIZE": str(max(DEFAULT_POOL_SIZE, threads + 4))}
 
 
 def default_workers() -> int:
