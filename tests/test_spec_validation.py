@@ -10,12 +10,23 @@ import json
 
 import pytest
 
+from registry.catalog import spec as spec_module
 from registry.catalog.plan import make_plan
 from registry.catalog.spec import MAX_DESCRIPTION_CHARS, NAME_RE, Spec, parse_documents
 from registry.catalog.state import CatalogState
 from registry.core.errors import InvalidInput, Problem
 
 FILE = "catalog.yaml"
+
+
+@pytest.fixture(autouse=True, params=["line-tracking reader", "fast reader first"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every case twice: as a small spec is read, and as a large one is (the fast reader
+    first, the line-tracking reader for what it declines): the same entries and the same
+    problems, at the same lines, either way."""
+    if request.param == "fast reader first":
+        monkeypatch.setattr(spec_module, "FAST_READ_MIN_CHARS", 0)
+    return str(request.param)
 
 BASE = """\
 teams:

@@ -291,10 +291,41 @@ class Located:
     line: int | None = None
     field_lines: Mapping[str, int] = field(default_factory=dict)
 
+    def location(self) -> tuple[int | None, Mapping[str, int]]:
+        """The entry's line and its fields' lines."""
+        return self.line, self.field_lines
+
     def problem(self, message: str, field_name: str | None = None) -> Problem:
-        line = self.field_lines.get(field_name, self.line) if field_name else self.line
+        line, field_lines = self.location()
+        line = field_lines.get(field_name, line) if field_name else line
         where_field = None if self.file else field_name
         return Problem(message, file=self.file, line=line, field=where_field)
+
+
+@dataclass(frozen=True)
+class _FastLocated(Located):
+    """An entry of a file read by the fast reader, which knows no lines: they are read from
+    the file (with the line-tracking reader) only when a problem has to name them."""
+
+    lines: _FileLines | None = None
+    position: tuple[str, int] = ("", 0)
+
+    def location(self) -> tuple[int | None, Mapping[str, int]]:
+        return self.lines.of(*self.position) if self.lines else (None, {})
+
+
+class _FileLines:
+    """The lines of a file's entries, read once on first need."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.document: Any = None
+
+    def of(self, kind: str, index: int) -> tuple[int | None, Mapping[str, int]]:
+        if self.document is None:
+            self.document = _load_yaml(self.text)[0]
+        item = self.document[kind][index]
+        return item.line, item.key_lines
 
 
 @dataclass
@@ -477,6 +508,113 @@ def _construct_timestamp(loader: _LineLoader, node: yaml.ScalarNode) -> Any:
 _LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
+FAST_READ_MIN_CHARS = 128 * 1024
+"""Specs this large are first read with the fast reader: below it, loading the reader costs
+more than it saves."""
+_FAST_DECLINED = re.compile(
+    r"(?:^|[\s\[{,:])[&*!]"  # anchors, aliases, tags (and, conservatively, "a & b")
+    r"|^%"  # directives
+    r"|^ {100}"  # deep indentation: bounds the nesting the fast reader recurses into
+    r"|(?:[-?][ \t]+){32}",  # deep nesting on one line ("- - - - x")
+    re.MULTILINE)
+"""Text the fast reader is not asked to read: where its YAML 1.2 and PyYAML's 1.1 could
+disagree, or where its recursion is not bounded (libyaml stops at 1,000 levels)."""
+_FAST_DECLINED_IF = ("&", "*", "!", "\n%", " " * 100, "- -", "- ?", "-  ", "-\t", "? ", "?\t")
+"""Substrings without which `_FAST_DECLINED` cannot match (after a line break added in front),
+found at memchr speed: the regex itself takes 0.1 s on a 10,000-feature catalog."""
+_ODD_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+"""Control characters, and the line breaks and byte-order mark YAML 1.1 reads differently."""
+
+
+def _read_fast(spec: Spec, fname: str, text: str) -> bool:
+    """Add a file's entries to the spec through the fast reader (yaml-rs, 10x libyaml's speed
+    with our line tracking) when it is certain to read the file as the line-tracking reader
+    would and every entry is valid; False, with nothing added, otherwise (the file is then read
+    again with lines, which reports its problems).
+
+    The two readers agree where every value is text (that no YAML 1.1 rule would read as
+    anything else), null, true/false, a list or a mapping with text keys: `_plain_values`
+    checks that on what the fast reader returned. Numbers, dates, tags and anchors go to the
+    line-tracking reader. Lines are read only if a problem found later has to name them."""
+    document = _fast_document(text)
+    if document is None:
+        return False
+    lines = _FileLines(text)
+    staged: dict[str, dict[str, Located]] = {kind: {} for kind in KINDS}
+    for kind, entries in document.items():
+        if kind not in KINDS or not isinstance(entries, list | None):
+            return False
+        model, names, taken = SPEC_MODELS[kind], staged[kind], spec.of(kind)
+        for index, item in enumerate(entries or ()):
+            if not isinstance(item, dict):
+                return False
+            try:
+                entry = model.model_validate(item)
+            except ValidationError:
+                return False
+            if entry.name in names or entry.name in taken:
+                return False
+            names[entry.name] = _FastLocated(entry, fname, lines=lines, position=(kind, index))
+    for kind in KINDS:
+        spec.of(kind).update(staged[kind])
+    return True
+
+
+def _fast_document(text: str) -> dict[str, Any] | None:
+    """The document as the fast reader reads it, if it reads it as PyYAML would; else None."""
+    if _ODD_CHARACTERS.search(text) or (
+            (text.startswith("%") or any(part in text for part in _FAST_DECLINED_IF))
+            and _FAST_DECLINED.search(text)):
+        return None
+    try:
+        import yaml_rs  # without it, the line-tracking reader reads every file
+    except ImportError:
+        return None
+    try:
+        document = yaml_rs.loads(text, parse_datetime=False)
+    except Exception:  # noqa: BLE001 - the line-tracking reader says what is wrong, and where
+        return None
+    if type(document) is not dict or not _plain_values(document):
+        return None
+    return document
+
+
+def _plain_values(document: dict[str, Any]) -> bool:
+    """True when every value is one both YAML readers build alike (see `_read_fast`)."""
+    texts: list[str] = []
+    add = texts.append
+    stack: list[Any] = [document]
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is dict:
+            for key, item in value.items():
+                if type(key) is not str:
+                    return False
+                add(key)
+                if type(item) is str:
+                    add(item)
+                else:
+                    stack.append(item)
+        elif kind is list:
+            for item in value:
+                if type(item) is str:
+                    add(item)
+                else:
+                    stack.append(item)
+        elif kind is str:
+            add(value)
+        elif value is not None and kind is not bool:
+            return False
+    return not any(_implicit(text) for text in set(texts) if text[:1] in _IMPLICIT)
+
+
+def _implicit(text: str) -> bool:
+    """Would PyYAML read this text, written plain, as something else (a number, a date,
+    yes/no/on/off, null, a merge)? The fast reader cannot say whether it was quoted."""
+    return any(regexp.match(text) for _, regexp in _IMPLICIT.get(text[:1], _IMPLICIT_ANY))
+
+
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     """YAML files, folders of them (recursively, sorted); problems for missing paths."""
     files: list[Path] = []
@@ -567,7 +705,11 @@ def _load_yaml(text: str) -> tuple[Any, list[tuple[str, int]]]:
 def _parse_documents(documents: Iterable[tuple[str, str]], *, defer: bool) -> Spec:
     spec = Spec()
     problems = spec.problems
+    documents = list(documents)
+    fast = sum(len(text) for _, text in documents) >= FAST_READ_MIN_CHARS
     for fname, text in documents:
+        if fast and _read_fast(spec, fname, text):
+            continue
         try:
             doc, duplicates = _load_yaml(text)
         except yaml.YAMLError as exc:
@@ -617,7 +759,7 @@ def _parse_documents(documents: Iterable[tuple[str, str]], *, defer: bool) -> Sp
                 if previous is not None:
                     problems.append(located.problem(
                         f"duplicate {KIND_SINGULAR[key]} {name!r}, first declared at "
-                        f"{previous.file}:{previous.line}"))
+                        f"{previous.file}:{previous.location()[0]}"))
                     continue
                 spec.of(key)[name] = located
     if problems and not defer:
