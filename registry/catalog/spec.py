@@ -57,6 +57,9 @@ def _check_name(value: str) -> str:
     return value
 
 
+_TAG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}")
+
+
 def _check_names(values: list[str]) -> list[str]:
     for v in values:
         _check_name(v)
@@ -99,7 +102,12 @@ class _Entry(BaseModel):
     def _text_is_storable(cls, data: Any) -> Any:
         if isinstance(data, Mapping):
             for key, value in data.items():
-                if value.__class__ is not str or "\x00" in value:  # plain text: nothing to do
+                kind = value.__class__
+                if kind is list:  # most lists hold only plain text: checked here, no calls
+                    for item in value:
+                        if item.__class__ is not str or "\x00" in item:
+                            _no_nul(item, f"field {key!r}")
+                elif kind is not str or "\x00" in value:  # plain text: nothing to do
                     _no_nul(value, f"field {key!r}")
         return data
 
@@ -134,7 +142,7 @@ class SourceSpec(_Entry):
     produced_by: str | None = None
     freshness: str | None = Field(default=None, max_length=64)
     readiness: Readiness | None = None
-    openlineage: list[OpenLineageAlias] = []
+    openlineage: list[OpenLineageAlias] = Field(default_factory=list)
 
     _d = field_validator("description")(classmethod(lambda cls, v: _check_description(v)))
 
@@ -208,10 +216,10 @@ class FeatureSpec(_Entry):
     owner: str
     dtype: DType
     description: str = ""
-    sources: list[str] = []
-    depends_on: list[str] = []
+    sources: list[str] = Field(default_factory=list)
+    depends_on: list[str] = Field(default_factory=list)
     bundle: str | None = Field(default=None, min_length=1, max_length=NAME_LENGTH)
-    tags: list[str] = []
+    tags: list[str] = Field(default_factory=list)
     created: datetime | None = None
     status: Status | None = None
     sunset: date | None = None
@@ -228,7 +236,7 @@ class FeatureSpec(_Entry):
     @classmethod
     def _tags(cls, v: list[str]) -> list[str]:
         for tag in v:
-            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}", tag):
+            if not _TAG_RE.fullmatch(tag):
                 raise ValueError(f"invalid tag {tag!r}: letters, digits, '_', '.', ':', '-'")
         return sorted(set(v))
 
@@ -262,8 +270,8 @@ class ConsumerSpec(_Entry):
     owner: str
     description: str = ""
     version: str | None = Field(default=None, max_length=64)
-    features: list[str] = []
-    produces: list[str] = []
+    features: list[str] = Field(default_factory=list)
+    produces: list[str] = Field(default_factory=list)
     stage: Stage = "development"
 
     _d = field_validator("description")(classmethod(lambda cls, v: _check_description(v)))
