@@ -25,13 +25,12 @@ from functools import cached_property, wraps
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-from rich.console import Console
-from rich.markup import escape
 
 from registry.cli.lazy import LazyGroup
 from registry.core.errors import FeatregError
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from sqlalchemy.orm import Session, sessionmaker
 
 COMMANDS = {
@@ -49,8 +48,55 @@ COMMANDS = {
 """Every top-level command -> the module that defines it (imported when the command is used)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _LazyConsole:
+    """A rich Console made on first use: importing rich and making a console is a tenth of a
+    small plan's whole time, and plan and apply print plain text when not on a terminal.
+    Settings (``out.width = 200``) go to the console; without an instance dictionary,
+    pytest's monkeypatch restores them there too."""
+
+    __slots__ = ("_options", "_console")
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def _made(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # not the console's own __dict__ and the like
+            raise AttributeError(name)
+        return getattr(self._made(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            super().__setattr__(name, value)
+        else:  # a console setting (width, ...), for tests and callers that adjust it
+            setattr(self._made(), name, value)
+
+
+out: Console = _LazyConsole(highlight=False, soft_wrap=True)  # type: ignore[assignment]
+err: Console = _LazyConsole(stderr=True, highlight=False,  # type: ignore[assignment]
+                            soft_wrap=True)
+
+
+def escape(text: str) -> str:
+    """Text shown literally inside rich markup (rich's escape, imported when first needed)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def on_terminal() -> bool:
+    """True when standard output is a terminal (rich adds colour there, and only there)."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty and isatty())
 
 
 @dataclass

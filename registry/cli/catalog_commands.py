@@ -8,9 +8,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.markup import escape
 
-from registry.cli import LIMIT, AppContext, gc_paused, handle_errors, main, out, pass_app
+from registry.cli import (
+    LIMIT,
+    AppContext,
+    escape,
+    gc_paused,
+    handle_errors,
+    main,
+    on_terminal,
+    out,
+    pass_app,
+)
 from registry.cli.lazy import deferred
 
 if TYPE_CHECKING:
@@ -31,23 +40,31 @@ else:
     upgrade = deferred("registry.store.db:upgrade")
 
 SYMBOL = {"create": "[green]+[/green]", "update": "[yellow]~[/yellow]", "delete": "[red]-[/red]"}
+PLAIN_SYMBOL = {"create": "+", "update": "~", "delete": "-"}
 
 
 PLAN_LINES = 200
 
 
 def render_plan(plan: Plan, *, show_all: bool = False) -> None:
-    """Terraform-style: + create, ~ update (field by field), - delete; long plans abridged."""
+    """Terraform-style: + create, ~ update (field by field), - delete; long plans abridged.
+    Coloured through rich on a terminal; elsewhere (CI logs, pipes) plain text, unwrapped,
+    written without loading rich."""
+    styled = on_terminal()
+    symbol, shown_text = (SYMBOL, escape) if styled else (PLAIN_SYMBOL, str)
     shown = plan.changes if show_all else plan.changes[:PLAN_LINES]
     lines = []
     for ch in shown:
-        lines.append(f"{SYMBOL[ch.action]} {ch.object_type} {escape(ch.name)}")
-        lines.extend(f"    {escape(str(fc))}" for fc in ch.changes)
+        lines.append(f"{symbol[ch.action]} {ch.object_type} {shown_text(ch.name)}")
+        lines.extend(f"    {shown_text(str(fc))}" for fc in ch.changes)
     hidden = len(plan.changes) - len(shown)
     if hidden:
         lines.append(f"... and {hidden:,} more changes (--all lists every one)")
     lines.append(plan.summary())
-    out.print("\n".join(lines))  # one call: rich sets up each print, a tenth of a small plan
+    if styled:
+        out.print("\n".join(lines))  # one call: rich sets up each print
+    else:
+        click.echo("\n".join(lines))
 
 
 @main.command()
@@ -91,7 +108,7 @@ def apply(app: AppContext, paths: tuple[str, ...], prune: bool, show_all: bool) 
                                                    prune=prune, label=" ".join(paths)[:255])
         render_plan(result, show_all=show_all)
         if changeset is not None:
-            out.print(f"Applied as change set {changeset}.")
+            click.echo(f"Applied as change set {changeset}.")
 
 
 @main.command("export")
