@@ -6,7 +6,10 @@ every problem at once, and returns a `Plan` that tests can assert on and `apply_
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from registry.catalog.spec import KIND_SINGULAR, KINDS, Located, Spec
@@ -70,12 +73,16 @@ class Plan:
 
 
 def _entry_fields(kind: str, entry: Any, stored: Fields | None) -> Fields:
-    data = entry.model_dump(exclude={"name"})
+    # what `entry.model_dump(exclude={"name"})` gives (the fields in their declared order),
+    # without its per-entry cost: every nested value (model, list) is replaced or copied below
+    data = dict(entry.__dict__)
+    del data["name"]
     if kind == "features":
         data["created"] = data["created"].isoformat() if data["created"] else None
         data["sunset"] = data["sunset"].isoformat() if data["sunset"] else None
         data["sources"] = sorted(data["sources"])
         data["depends_on"] = sorted(data["depends_on"])
+        data["tags"] = list(data["tags"])
         if data["status"] is None:  # lifecycle fields are kept unless the file sets a status
             for key in ("status", "sunset", "replacement", "reason"):
                 data[key] = stored[key] if stored else None
@@ -89,7 +96,7 @@ def _entry_fields(kind: str, entry: Any, stored: Fields | None) -> Fields:
     elif kind == "consumers":
         data["features"] = sorted(data["features"])
         data["produces"] = sorted(data["produces"])
-    return data  # type: ignore[no-any-return]
+    return data
 
 
 def _desired_producers(
@@ -146,10 +153,15 @@ def make_plan(spec: Spec, state: CatalogState, *, prune: bool = False,
     problems: list[Problem] = list(spec.problems)
     desired: dict[str, dict[str, Fields]] = {}
     for kind in KINDS:
-        stored = state.of(kind)
-        out: dict[str, Fields] = {} if prune else {k: dict(v) for k, v in stored.items()}
-        for name, loc in spec.of(kind).items():
-            out[name] = _entry_fields(kind, loc.entry, stored.get(name))
+        stored, entries = state.of(kind), spec.of(kind)
+        out: dict[str, Fields] = {}
+        if not prune:  # the stored objects first, in their order (copied, or from the files)
+            out = {name: dict(fields) if name not in entries
+                   else _entry_fields(kind, entries[name].entry, fields)
+                   for name, fields in stored.items()}
+        for name, loc in entries.items():  # then the new ones, in file order
+            if name not in out:
+                out[name] = _entry_fields(kind, loc.entry, stored.get(name))
         desired[kind] = out
     orphans = _desired_producers(spec, state, desired["sources"], problems)
     for cname, loc in spec.consumers.items():
@@ -158,36 +170,60 @@ def make_plan(spec: Spec, state: CatalogState, *, prune: bool = False,
                 problems.append(loc.problem(
                     f"consumer {cname!r}: produces refers to unknown source {sname!r}; declare "
                     "it in the files or register it first", "produces"))
+    produced: dict[str, list[str]] = {}
+    for sname, fields in desired["sources"].items():
+        if fields["produced_by"]:
+            produced.setdefault(fields["produced_by"], []).append(sname)
     for cname, fields in desired["consumers"].items():
-        fields["produces"] = sorted(
-            s for s, f in desired["sources"].items() if f["produced_by"] == cname
-        )
+        fields["produces"] = sorted(produced.get(cname, ()))
     problems.extend(_check_references(spec, desired, orphans, scoped=scoped))
     if problems:
         raise InvalidInput(problems)
     plan = Plan(desired=desired)
     for kind in KINDS:
         stored = state.of(kind)
-        for name in sorted(desired[kind]):
+        # only the objects that change are sorted (most of a large catalog does not change)
+        changed = [name for name, after in desired[kind].items() if stored.get(name) != after]
+        for name in sorted(changed):
             after = desired[kind][name]
             before = stored.get(name)
             if before is None:
                 plan.changes.append(ObjectChange("create", kind, name, after=after))
-            elif before != after:
+            else:
                 diffs = tuple(
                     FieldChange(k, before.get(k), after.get(k))
                     for k in after if before.get(k) != after.get(k)
                 )
                 plan.changes.append(ObjectChange("update", kind, name, diffs, before, after))
-        for name in sorted(set(stored) - set(desired[kind])):
+        for name in sorted(stored.keys() - desired[kind].keys()):
             plan.changes.append(ObjectChange("delete", kind, name, before=stored[name]))
     return plan
+
+
+REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
+    "teams": (),
+    "sources": (("owner", "teams"), ("produced_by", "consumers")),
+    "features": (("owner", "teams"), ("sources", "sources"), ("depends_on", "features"),
+                 ("replacement", "features")),
+    "consumers": (("owner", "teams"), ("features", "features"), ("produces", "sources")),
+}
+"""The fields of each kind that name other objects (and the kind they name), in check order."""
+NAME_LISTS = frozenset({"sources", "depends_on", "features", "produces"})
+"""The fields among those that hold a list of names (the others: one name, or None)."""
+
+
+def _named(objects: Iterable[Fields], fld: str) -> Iterable[str | None]:
+    """Every value of a referencing field across objects, one name (or None) at a time."""
+    values = map(itemgetter(fld), objects)
+    return chain.from_iterable(values) if fld in NAME_LISTS else values
 
 
 def _check_references(spec: Spec, desired: dict[str, dict[str, Fields]],
                       orphans_reported: set[str], *, scoped: bool = False) -> list[Problem]:
     problems: list[Problem] = []
     known = {kind: desired[kind].keys() for kind in KINDS}
+    # what a reference may name: an object, an entry already reported invalid, or nothing
+    resolvable = {kind: {None, *desired[kind], *spec.invalid[kind]} for kind in KINDS}
 
     def ref(kind: str, name: str, refs: list[str] | str | None, target: str, fld: str) -> None:
         values = [refs] if isinstance(refs, str) else (refs or [])
@@ -208,6 +244,10 @@ def _check_references(spec: Spec, desired: dict[str, dict[str, Fields]],
             problems.append(loc.problem(msg, "kind") if loc else Problem(msg))
 
     for kind, fields_by_name in desired.items():
+        # most catalogs: every name resolves, checked for all objects of the kind at once
+        # (else each object's references are checked in turn, to report each problem)
+        resolved = all(resolvable[target].issuperset(_named(fields_by_name.values(), fld))
+                       for fld, target in REFERENCES[kind])
         for name, f in fields_by_name.items():
             if scoped and name not in spec.of(kind):
                 # read for reference only: its own references were not read, and only a
@@ -215,20 +255,13 @@ def _check_references(spec: Spec, desired: dict[str, dict[str, Fields]],
                 if kind == "sources":
                     unproduced(name, f)
                 continue
-            if kind != "teams":
-                ref(kind, name, f["owner"], "teams", "owner")
+            if not resolved:
+                for fld, target in REFERENCES[kind]:
+                    ref(kind, name, f[fld], target, fld)
             if kind == "sources":
-                ref(kind, name, f["produced_by"], "consumers", "produced_by")
                 unproduced(name, f)
-            elif kind == "features":
-                ref(kind, name, f["sources"], "sources", "sources")
-                ref(kind, name, f["depends_on"], "features", "depends_on")
-                ref(kind, name, f["replacement"], "features", "replacement")
-                if f["replacement"] == name:
-                    problems.append(Problem(f"feature {name!r} cannot replace itself"))
-            elif kind == "consumers":
-                ref(kind, name, f["features"], "features", "features")
-                ref(kind, name, f["produces"], "sources", "produces")
+            elif kind == "features" and f["replacement"] == name:
+                problems.append(Problem(f"feature {name!r} cannot replace itself"))
     edges = [(dep, name) for name, f in desired["features"].items()
              for dep in f["depends_on"] if dep != name]
     if not edges:  # most specs: no depends_on, no graph library to load

@@ -8,13 +8,23 @@ a large catalog.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    Text,
+    TypeDecorator,
+    case,
+    null,
+    select,
+    true,
+    type_coerce,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from registry.store import models as m
@@ -32,10 +42,64 @@ TEAM, SOURCE, FEATURE, CONSUMER = (_table(m.Team), _table(m.Source), _table(m.Fe
                                    _table(m.Consumer))
 FEATURE_SOURCE, FEATURE_DEPENDENCY = _table(m.FeatureSource), _table(m.FeatureDependency)
 FEATURE_TAG, CONSUMER_FEATURE = _table(m.FeatureTag), _table(m.ConsumerFeature)
+CREATED_TYPE = cast(TypeDecorator[datetime], FEATURE.c.created.type)
+PRODUCER, REPLACEMENT, UPSTREAM = CONSUMER.alias(), FEATURE.alias(), FEATURE.alias()
 
 
 def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+class _IsoCache(dict[Any, str | None]):
+    """`_iso` of each distinct value read (after `convert`, if given), computed once: most
+    features of a catalog share a few `created` times (one per apply) and have no `sunset`."""
+
+    def __init__(self, convert: Callable[[Any], date | datetime | None] | None = None) -> None:
+        super().__init__()
+        self.convert = convert
+
+    def __missing__(self, value: Any) -> str | None:
+        self[value] = text = _iso(self.convert(value) if self.convert else value)
+        return text
+
+
+def _json(column: Any) -> ColumnElement[Any]:
+    """A JSON column, with the JSON text `null` (what None is stored as) read as SQL NULL:
+    the same value, without decoding the JSON of every row that has none."""
+    return case((sql_cast(column, Text) == "null", null()), else_=column)
+
+
+def _by_key(rows: Iterable[Sequence[Any]]) -> dict[Any, list[str]]:
+    """(key, name) rows as each key's names, sorted."""
+    names: dict[Any, list[str]] = {}
+    for key, name in rows:
+        if key in names:
+            names[key].append(name)
+        else:
+            names[key] = [name]
+    for values in names.values():
+        values.sort()
+    return names
+
+
+class _TeamNames(dict[int, str]):
+    """Team names by id, read again for an id not read yet: an object's owner can be newer
+    than the teams read first (a concurrent apply created both meanwhile: each statement
+    sees what is committed when it runs)."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.read()
+
+    def read(self) -> None:
+        self.update(self.session.execute(select(TEAM.c.id, TEAM.c.name)).tuples().all())
+
+    def __missing__(self, team_id: int) -> str:
+        self.read()
+        if team_id not in self:
+            raise KeyError(team_id)
+        return self[team_id]
 
 
 @dataclass
@@ -73,74 +137,64 @@ def load_state(session: Session, only: Mapping[str, Collection[str]] | None = No
     """The stored catalog (every object, or the objects named in `only` by kind)."""
     pick = _Selection(only)
     state = CatalogState()
-    team_names = dict(session.execute(select(TEAM.c.id, TEAM.c.name)).tuples().all())
-
-    def owner(team_id: int) -> str:
-        """A team's name; read again when an object's owner is newer than the teams read
-        above (a concurrent apply created both meanwhile: each statement sees what is
-        committed when it runs)."""
-        if team_id not in team_names:
-            team_names.update(session.execute(select(TEAM.c.id, TEAM.c.name)).tuples().all())
-        return str(team_names[team_id])
+    team_names = _TeamNames(session)
     for name, contact, description in session.execute(
         select(TEAM.c.name, TEAM.c.contact, TEAM.c.description)
         .where(pick.names("teams", TEAM.c.name))
     ):
         state.teams[name] = {"contact": contact, "description": description or ""}
 
-    producer = CONSUMER.alias()
     source_names: dict[int, str] = {}
     for (sid, name, kind, owner_id, description, produced_by, freshness,
          readiness, openlineage) in session.execute(
         select(SOURCE.c.id, SOURCE.c.name, SOURCE.c.kind, SOURCE.c.owner_id,
-               SOURCE.c.description, producer.c.name, SOURCE.c.freshness, SOURCE.c.readiness,
-               SOURCE.c.openlineage)
-        .outerjoin(producer, producer.c.id == SOURCE.c.produced_by_id)
+               SOURCE.c.description, PRODUCER.c.name, SOURCE.c.freshness, SOURCE.c.readiness,
+               _json(SOURCE.c.openlineage))
+        .outerjoin(PRODUCER, PRODUCER.c.id == SOURCE.c.produced_by_id)
         .where(pick.names("sources", SOURCE.c.name))
     ):
         source_names[sid] = name
         state.sources[name] = {
-            "kind": kind, "owner": owner(owner_id), "description": description or "",
+            "kind": kind, "owner": team_names[owner_id], "description": description or "",
             "produced_by": produced_by, "freshness": freshness, "readiness": readiness,
             "openlineage": openlineage or None,
         }
 
-    replacement = FEATURE.alias()
     feature_rows = session.execute(
         select(FEATURE.c.id, FEATURE.c.name, FEATURE.c.owner_id, FEATURE.c.dtype,
                FEATURE.c.description, FEATURE.c.bundle, FEATURE.c.status, FEATURE.c.sunset,
-               replacement.c.name, FEATURE.c.deprecation_reason, FEATURE.c.cost,
-               FEATURE.c.created, FEATURE.c.expect)
-        .outerjoin(replacement, replacement.c.id == FEATURE.c.replacement_id)
+               REPLACEMENT.c.name, FEATURE.c.deprecation_reason, FEATURE.c.cost,
+               # as stored: UTCDateTime's conversion is done once per distinct value below
+               type_coerce(FEATURE.c.created, CREATED_TYPE.impl), _json(FEATURE.c.expect))
+        .outerjoin(REPLACEMENT, REPLACEMENT.c.id == FEATURE.c.replacement_id)
         .where(pick.names("features", FEATURE.c.name))
     ).all()
     feature_ids = [row[0] for row in feature_rows]
-    f_sources: dict[int, list[str]] = defaultdict(list)
-    for fid, source in session.execute(
+    f_sources = _by_key(session.execute(
         select(FEATURE_SOURCE.c.feature_id, SOURCE.c.name)
         .join(SOURCE, SOURCE.c.id == FEATURE_SOURCE.c.source_id)
         .where(pick.ids(FEATURE_SOURCE.c.feature_id, feature_ids))
-    ):
-        f_sources[fid].append(source)
-    upstream = FEATURE.alias()
-    f_deps: dict[int, list[str]] = defaultdict(list)
-    for fid, dependency in session.execute(
-        select(FEATURE_DEPENDENCY.c.feature_id, upstream.c.name)
-        .join(upstream, upstream.c.id == FEATURE_DEPENDENCY.c.depends_on_id)
+    ).all())
+    f_deps = _by_key(session.execute(
+        select(FEATURE_DEPENDENCY.c.feature_id, UPSTREAM.c.name)
+        .join(UPSTREAM, UPSTREAM.c.id == FEATURE_DEPENDENCY.c.depends_on_id)
         .where(pick.ids(FEATURE_DEPENDENCY.c.feature_id, feature_ids))
-    ):
-        f_deps[fid].append(dependency)
-    f_tags: dict[int, list[str]] = defaultdict(list)
-    for fid, tag in session.execute(select(FEATURE_TAG.c.feature_id, FEATURE_TAG.c.tag)
-                                    .where(pick.ids(FEATURE_TAG.c.feature_id, feature_ids))):
-        f_tags[fid].append(tag)
+    ).all())
+    f_tags = _by_key(session.execute(
+        select(FEATURE_TAG.c.feature_id, FEATURE_TAG.c.tag)
+        .where(pick.ids(FEATURE_TAG.c.feature_id, feature_ids))
+    ).all())
+    dialect = session.get_bind().dialect
+    iso_created = _IsoCache(lambda value: CREATED_TYPE.process_result_value(value, dialect))
+    iso_sunset = _IsoCache()
     for (fid, name, owner_id, dtype, description, bundle, status, sunset, replaced_by, reason,
          cost, created, expect) in feature_rows:
+        # each feature gets lists of its own (a missing key: a new empty list)
         state.features[name] = {
-            "owner": owner(owner_id), "dtype": dtype, "description": description or "",
-            "sources": sorted(f_sources[fid]), "depends_on": sorted(f_deps[fid]),
-            "bundle": bundle, "tags": sorted(f_tags[fid]), "created": _iso(created),
-            "status": status, "sunset": _iso(sunset), "replacement": replaced_by,
+            "owner": team_names[owner_id], "dtype": dtype, "description": description or "",
+            "sources": f_sources.get(fid) or [], "depends_on": f_deps.get(fid) or [],
+            "bundle": bundle, "tags": f_tags.get(fid) or [], "created": iso_created[created],
+            "status": status, "sunset": iso_sunset[sunset], "replacement": replaced_by,
             "reason": reason, "cost": cost, "expect": expect or None,
         }
 
@@ -150,25 +204,21 @@ def load_state(session: Session, only: Mapping[str, Collection[str]] | None = No
         .where(pick.names("consumers", CONSUMER.c.name))
     ).all()
     consumer_ids = [row[0] for row in consumer_rows]
-    c_features: dict[int, list[str]] = defaultdict(list)
-    for cid, feature in session.execute(
+    c_features = _by_key(session.execute(
         select(CONSUMER_FEATURE.c.consumer_id, FEATURE.c.name)
         .join(FEATURE, FEATURE.c.id == CONSUMER_FEATURE.c.feature_id)
         .where(pick.ids(CONSUMER_FEATURE.c.consumer_id, consumer_ids))
-    ):
-        c_features[cid].append(feature)
-    produces: dict[int | None, list[str]] = defaultdict(list)
-    for producer_id, source in session.execute(
+    ).all())
+    produces = _by_key(session.execute(
         select(SOURCE.c.produced_by_id, SOURCE.c.name)
         .where(SOURCE.c.produced_by_id.is_not(None))
         .where(pick.ids(SOURCE.c.produced_by_id, consumer_ids))
-    ):
-        produces[producer_id].append(source)
+    ).all())
     for cid, name, kind, owner_id, description, version, stage in consumer_rows:
         state.consumers[name] = {
-            "kind": kind, "owner": owner(owner_id), "description": description or "",
-            "version": version, "features": sorted(c_features[cid]),
-            "produces": sorted(produces[cid]), "stage": stage or "development",
+            "kind": kind, "owner": team_names[owner_id], "description": description or "",
+            "version": version, "features": c_features.get(cid) or [],
+            "produces": produces.get(cid) or [], "stage": stage or "development",
         }
     state.ids = {
         "teams": {v: k for k, v in team_names.items()},
