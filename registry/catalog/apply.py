@@ -34,7 +34,7 @@ from registry.catalog.state import (
     Fields,
 )
 from registry.core.batches import chunks
-from registry.store import models as m
+from registry.store import catalog_models as m
 
 if TYPE_CHECKING:
     from sqlalchemy import CursorResult

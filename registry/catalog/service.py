@@ -22,7 +22,7 @@ from registry.catalog.spec import KIND_SINGULAR, KINDS, Spec, validate_entry
 from registry.catalog.state import load_state
 from registry.core.batches import IN_LIST
 from registry.core.errors import Conflict, InvalidInput, NotFound, Problem
-from registry.store import models as m
+from registry.store import catalog_models as m
 from registry.store.savepoints import begin_for_savepoints
 
 

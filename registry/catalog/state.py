@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
-from registry.store import models as m
+from registry.store import catalog_models as m
 
 Fields = dict[str, Any]
 
