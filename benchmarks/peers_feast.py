@@ -16,7 +16,9 @@ Read latency in-process, median of --repeats warm calls after one call to warm u
 `Client.get` of one feature and `Client.list` of every feature.
 
 Each plan/apply step is timed as wall time and as CPU time (user + system of the process, which
-a busy machine inflates much less); both ratios are printed, the verdict is on wall time.
+a busy machine inflates much less); both ratios are printed, the verdict is on wall time. The
+whole sequence runs --rounds times (default 3, each from fresh repositories, Feast's and
+Featreg's runs of a step alternating); the table shows each step's median, the JSON every run.
 Featreg's package is byte-compiled first, as installing its wheel does (an editable checkout
 run with PYTHONDONTWRITEBYTECODE would otherwise compile its modules again in every process,
 as Feast's installed package never does).
@@ -182,7 +184,26 @@ def featreg_reads(url: str, repeats: int) -> dict[str, float]:
     return figures
 
 
-def measure(views: int, feast_bin: Path, repeats: int) -> dict[str, Any]:
+def measure(views: int, feast_bin: Path, repeats: int, rounds: int) -> dict[str, Any]:
+    """Each step's median over `rounds` rounds (each from a fresh repository and database,
+    Feast's and Featreg's steps alternating), and the read latencies of the last round."""
+    wall: dict[str, dict[str, list[float]]] = {"feast": {}, "featreg": {}}
+    cpu: dict[str, dict[str, list[float]]] = {"feast": {}, "featreg": {}}
+    reads: dict[str, Any] = {}
+    for last in [False] * (rounds - 1) + [True]:
+        reads = _round(views, feast_bin, repeats if last else 0, wall, cpu)
+    return {"views": views, "features": views * FEATURES_PER_VIEW, "rounds": rounds,
+            "steps": _medians(wall), "cpu": _medians(cpu), "all_steps": wall, "all_cpu": cpu,
+            "reads": reads}
+
+
+def _medians(times: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:
+    return {tool: {step: statistics.median(values) for step, values in steps.items()}
+            for tool, steps in times.items()}
+
+
+def _round(views: int, feast_bin: Path, repeats: int, wall: dict[str, dict[str, list[float]]],
+           cpu: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
     featreg = [str(Path(sys.executable).parent / "featreg")]
     feast = [str(feast_bin / "feast")]
     env = {**os.environ, "FEAST_USAGE": "False", "PYTHONWARNINGS": "ignore"}
@@ -193,21 +214,22 @@ def measure(views: int, feast_bin: Path, repeats: int) -> dict[str, Any]:
         url = f"sqlite:///{folder / 'featreg.db'}"
         db = [*featreg, "--db", url, "--actor", "bench"]
         run([*db, "init"], folder)
-        times: dict[str, dict[str, float]] = {"feast": {}, "featreg": {}}
-        cpu: dict[str, dict[str, float]] = {"feast": {}, "featreg": {}}
         for step in STEPS:
             if step == "one-change apply":
                 write_repos(folder, views, edited=True)
             verb = "plan" if step == "plan" else "apply"
-            times["feast"][step] = run([*feast, verb], feast_repo, env, cpu["feast"], step)
-            times["featreg"][step] = run([*db, verb, str(featreg_repo)], folder, None,
-                                         cpu["featreg"], step)
+            for tool, command, cwd, tool_env in (
+                    ("feast", [*feast, verb], feast_repo, env),
+                    ("featreg", [*db, verb, str(featreg_repo)], folder, None)):
+                used: dict[str, float] = {}
+                wall[tool].setdefault(step, []).append(run(command, cwd, tool_env, used, step))
+                cpu[tool].setdefault(step, []).append(used[step])
+        if not repeats:  # reads are measured in the last round only
+            return {}
         feast_reads = json.loads(subprocess.run(
             [str(feast_bin / "python"), "-c", FEAST_READS, str(feast_repo), str(repeats)],
             capture_output=True, text=True, check=True, env=env).stdout.strip().splitlines()[-1])
-        reads = {"feast": feast_reads, "featreg": featreg_reads(url, repeats)}
-    return {"views": views, "features": views * FEATURES_PER_VIEW, "steps": times,
-            "cpu": cpu, "reads": reads}
+        return {"feast": feast_reads, "featreg": featreg_reads(url, repeats)}
 
 
 HEADER = (f"{'N views':>7} {'features':>8}  {'step':24} {'Feast':>10} {'Featreg':>10} "
@@ -247,11 +269,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 200, 500])
     parser.add_argument("--feast-venv", type=Path, default=ROOT / ".bench-venv-feast")
     parser.add_argument("--repeats", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="whole plan/apply sequences per N; each step's median is shown")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--quick", action="store_true", help="N = 10 only")
     args = parser.parse_args()
     if args.quick:
-        args.sizes = [10]
+        args.sizes, args.rounds = [10], 1
     feast_bin = args.feast_venv.resolve() / "bin"
     if not (feast_bin / "feast").exists():
         sys.exit(f"no Feast in {args.feast_venv}: run `make bench-peers` (it installs it)")
@@ -263,7 +287,7 @@ def main() -> None:
     met = True
     print(HEADER, flush=True)
     for views in args.sizes:  # each N printed and saved as soon as it is measured
-        results.append(measure(views, feast_bin, args.repeats) | {
+        results.append(measure(views, feast_bin, args.repeats, args.rounds) | {
             "load_average": os.getloadavg()[0]})
         met &= print_table(results[-1:])
         sys.stdout.flush()
