@@ -223,3 +223,12 @@ def test_both_readers_agree_on_plain_scalars_written_by_hand(
         fast = read([("p.yaml", text)], fast=True, monkeypatch=monkeypatch)
         slow = read([("p.yaml", text)], fast=False, monkeypatch=monkeypatch)
     assert summary(fast) == summary(slow)
+
+
+def test_a_problem_is_still_reported_when_its_line_cannot_be_read() -> None:
+    """Should the line-tracking reader ever refuse a text the fast reader took, a later
+    problem is reported without its line rather than as a crash."""
+    located = spec_module._FastLocated(None, "c.yaml", lines=spec_module._FileLines("a: [\n"),
+                                       position=("features", 0))
+    assert located.problem("unknown source 'x'") == Problem("unknown source 'x'",
+                                                            file="c.yaml", line=None)

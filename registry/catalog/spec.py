@@ -330,10 +330,13 @@ class _FileLines:
         self.document: Any = None
 
     def of(self, kind: str, index: int) -> tuple[int | None, Mapping[str, int]]:
-        if self.document is None:
-            self.document = _load_yaml(self.text)[0]
-        item = self.document[kind][index]
-        return item.line, item.key_lines
+        try:
+            if self.document is None:
+                self.document = _load_yaml(self.text)[0]
+            item = self.document[kind][index]
+            return item.line, item.key_lines
+        except (yaml.YAMLError, LookupError, TypeError, AttributeError):  # a text only the
+            return None, {}  # fast reader reads: the problem is still reported, without line
 
 
 @dataclass
