@@ -112,6 +112,16 @@ def test_values_the_readers_could_read_differently_are_declined(
     "%YAML 1.1\n---\n" + BASE,  # a directive
     BASE + "---\nteams: []\n",  # two documents
     BASE + "features:\n  - name: dup\n    owner: growth\n    dtype: int\n",  # duplicate key
+    # found in review, each read differently by yaml-rs (or accepted where libyaml refuses):
+    BASE + "  - name: tz\n    owner: growth\n    dtype: int\n    description: >\n",  # "\n"
+    BASE.replace("    tags: [growth]\n", "    tags: [growth]\n\t\n"),  # a tab on a blank line
+    BASE.replace("- name: growth", "-\tname: growth"),  # a tab after "-"
+    BASE.replace("Clicks in the last seven days", '"\\uD83D\\uDE00"'),  # escaped surrogates
+    BASE.replace("tags: [growth]", "tags: [>x]"),  # ">" starting a scalar in flow
+    "...\n" + BASE,  # a document end marker first
+    BASE.replace("tags: [growth]", "tags: [growth, ? x]"),  # an explicit key in flow
+    BASE.replace("\n", "\r"),  # CR alone as line break
+    BASE.replace("tags: [growth]", "tags: {a\n      : b}"),  # a key's ":" on the next line
 ])
 def test_what_only_the_line_tracking_reader_handles_is_declined(
         text: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -232,3 +242,36 @@ def test_a_problem_is_still_reported_when_its_line_cannot_be_read() -> None:
                                        position=("features", 0))
     assert located.problem("unknown source 'x'") == Problem("unknown source 'x'",
                                                             file="c.yaml", line=None)
+
+
+TOKENS = ["k", "j", ":", ": ", " ", "  ", "\n", "\n  ", "\n    ", "- ", "-", "\t", "|", ">",
+          "|-", ">+", '"', "'", "\\", "\\n", "\\t", "\\u00e9", "[", "]", "{", "}", ",", ", ",
+          "#", " #", "?", "? ", "a b", "x", "\r\n", "\r", "...", "---", "\u00e9", "  \n",
+          "\n\n", "1", "0", ".", "e", "\\ ", "\\\n", "%"]
+
+
+@settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.sampled_from(TOKENS), min_size=2, max_size=14))
+def test_any_text_the_fast_reader_takes_reads_the_same(tokens: list[str]) -> None:
+    """Random YAML-ish text (the review's fuzzing found the cases above this way): whatever the
+    fast reader accepts, the line-tracking reader reads to the same values, not an error."""
+    text = "".join(tokens)
+    document = spec_module._fast_document(text)
+    if document is None:
+        return
+    try:
+        slow, duplicates = spec_module._load_yaml(text)
+    except yaml.YAMLError as exc:
+        raise AssertionError(f"{text!r}: taken by the fast reader, refused by libyaml: {exc}") \
+            from exc
+    assert not duplicates
+    assert document == plain(slow), text
+
+
+def plain(value: Any) -> Any:
+    """The line-tracking reader's mappings as plain dicts."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
