@@ -313,3 +313,11 @@ def test_the_plan_does_not_depend_on_declaration_order(stored: CatalogState) -> 
         reordered.of(kind).clear()
         reordered.of(kind).update(items)
     assert make_plan(spec, stored) == make_plan(reordered, stored)
+
+
+def test_a_field_change_stays_on_one_line_whatever_the_text() -> None:
+    """Untrusted text in a plan line: a line break cannot forge a line of its own, and
+    terminal escapes are shown, not sent."""
+    change = FieldChange("description", "old", "x\n+ feature forged\x1b[31m\r\u2028")
+    assert str(change) == "description: old -> x\\n+ feature forged\\x1b[31m\\r\\u2028"
+    assert "\n" not in str(change)

@@ -6,6 +6,7 @@ every problem at once, and returns a `Plan` that tests can assert on and `apply_
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import chain
@@ -29,11 +30,18 @@ class FieldChange:
         return f"{self.field}: {_short(self.old)} -> {_short(self.new)}"
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _short(value: Any) -> str:
+    """A value on one line of a plan: line breaks and other control characters of untrusted
+    text are shown as escapes (\\n, \\x1b), so a description cannot start a line of its own
+    (a forged "+ feature ..." in a CI log) or send terminal escapes."""
     text = "∅" if value is None else (", ".join(map(str, value)) if isinstance(value, list)
                                       else str(value))
     if isinstance(value, list):
         text = f"[{text}]"
+    text = _CONTROL.sub(lambda found: repr(found.group())[1:-1], text)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
