@@ -275,3 +275,14 @@ def plain(value: Any) -> Any:
     if isinstance(value, list):
         return [plain(item) for item in value]
     return value
+
+
+def test_without_the_fast_reader_every_file_is_read_with_lines(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """yaml-rs is optional at run time: absent, the same spec comes from the line-tracking
+    reader (the README says so)."""
+    monkeypatch.setitem(sys.modules, "yaml_rs", None)  # `import yaml_rs` raises ImportError
+    assert not read_fast(BASE)
+    spec = read([("c.yaml", BASE)], fast=True, monkeypatch=monkeypatch)
+    assert type(spec.features["clicks_7d"]).__name__ == "Located"
+    assert spec.features["clicks_7d"].entry.sources == ["warehouse.clicks"]
